@@ -1,0 +1,105 @@
+// What run.ts and its child processes say to each other.
+
+export const SERVER_NAMES = ['rooms', 'ws-batched', 'ws-send', 'socketio'] as const;
+export type ServerName = (typeof SERVER_NAMES)[number];
+
+/** The wire protocol a server speaks: the rooms JSON events, or Socket.IO's. */
+export type Proto = 'rooms' | 'socketio';
+export function protoOf(server: ServerName): Proto {
+  return server === 'socketio' ? 'socketio' : 'rooms';
+}
+
+/** `minimal`: a bare net.Socket that parses frame headers; `ws`: the real client (ws, or socket.io-client). */
+export type ClientKind = 'minimal' | 'ws';
+
+export interface ServerStats {
+  /** process.cpuUsage() user + system, microseconds. */
+  cpuUs: number;
+  rss: number;
+  heapUsed: number;
+}
+
+export interface ReapResult {
+  channels: number;
+  removed: number;
+  createMs: number;
+  reapMs: number;
+  /** The longest gap between two turns of a 1 ms timer probe while reaping. */
+  maxStallMs: number;
+}
+
+export type ServerApi = {
+  stats: { params: { gc: boolean }; result: ServerStats };
+  reap: { params: { channels: number }; result: ReapResult };
+  shutdown: { params: null; result: null };
+};
+export type ServerEvents = { listening: { port: number } };
+
+export interface MemberSpec {
+  channel: string;
+  user: string;
+  /** This member's publisher slot in its channel: the marker carries it so receivers check each publisher's stream. */
+  slot: number;
+  publishes: boolean;
+}
+
+export interface ConnectParams {
+  port: number;
+  proto: Proto;
+  kind: ClientKind;
+  members: MemberSpec[];
+  /** Publisher slots per channel: every receiver tracks a sequence per slot. */
+  slots: number;
+  localAddresses: string[];
+  /** Connections in flight at once. */
+  concurrency: number;
+  /** Length of the published message string (marker plus padding). */
+  messageLength: number;
+}
+
+export interface ConnectResult {
+  connected: number;
+  failed: number;
+  firstError: string | null;
+  /** Wall-clock ms (performance.timeOrigin + now): comparable across processes. */
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface Mark {
+  at: number;
+  received: number;
+  frameBytes: number;
+  /** hdr-histogram-js compressed base64 of latencies in microseconds since the last reset. */
+  histogram: string | null;
+}
+
+export interface SentCount { channel: string; slot: number; sent: number }
+
+export interface Verdict {
+  clients: number;
+  /** Messages a receiver never got (sent minus received, counted per stream). */
+  missing: number;
+  duplicates: number;
+  /** Messages that arrived after a later one of the same stream. */
+  reordered: number;
+  /** Frames whose marker named no known stream. */
+  unexpected: number;
+  /** Receivers whose connection closed before the end. */
+  closed: number;
+}
+
+export type WorkerApi = {
+  connect: { params: ConnectParams; result: ConnectResult };
+  /** Publish as fast as credit allows: every publishing member may send while its sequence < credit. */
+  credit: { params: { credit: number }; result: null };
+  /** Publish at a fixed rate per publishing member, phases spread evenly. */
+  rate: { params: { perMemberHz: number }; result: null };
+  stop: { params: null; result: SentCount[] };
+  /** Report the slowest receiver's progress on slot 0 every `intervalMs`. */
+  watch: { params: { intervalMs: number }; result: null };
+  mark: { params: { resetHistogram: boolean; takeHistogram: boolean }; result: Mark };
+  verify: { params: { sent: SentCount[]; timeoutMs: number }; result: Verdict };
+  reset: { params: null; result: null };
+};
+export type WorkerEvents = { progress: { minSeen: number } };

@@ -1,0 +1,44 @@
+// Spawns the harness's child processes (servers, client workers) and makes sure none outlives run.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+/** The repository root: children run with it as cwd so `--import tsx` resolves. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const live = new Set<ChildProcess>();
+
+export function spawnTs(file: string, args: readonly string[] = []): ChildProcess {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', resolve(ROOT, file), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  live.add(child);
+  child.on('exit', () => live.delete(child));
+  return child;
+}
+
+/** Resolves when the child has exited; SIGKILLs it if it has not exited after `graceMs`. */
+export function reap(child: ChildProcess, graceMs = 2_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
+export function killAll(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}

@@ -1,0 +1,40 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Which connection a token belongs to: the token is worthless on any other. */
+export interface TokenSubject {
+  path: string;
+  channel: string;
+  user: string;
+  connection: string;
+}
+
+/**
+ * Connection tokens: an HMAC-SHA256 over (path, channel, user, connection id) with the server's
+ * secret. Unlike the seed's base64 of the user name, a token cannot be made up or moved to another
+ * connection.
+ */
+export class TokenSigner {
+  private readonly key: Buffer;
+
+  /** A null secret picks a random key, so tokens die with the process. */
+  constructor(secret: string | null) {
+    this.key = secret === null ? randomBytes(32) : Buffer.from(secret);
+  }
+
+  sign(subject: TokenSubject): string {
+    return createHmac('sha256', this.key)
+      .update(`${subject.path}\n${subject.channel}\n${subject.user}\n${subject.connection}`)
+      .digest('base64url');
+  }
+}
+
+/** Compares a presented token with the expected one in time that does not depend on where they differ. */
+export function sameToken(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length) {
+    timingSafeEqual(b, b);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}

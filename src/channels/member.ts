@@ -1,0 +1,31 @@
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { Channel } from './channel.js';
+
+/**
+ * One connection in a channel. It becomes a named member with `auth`; until then it only holds a
+ * place in its channel (so the channel is not reaped under it) and an auth deadline.
+ */
+export class Member {
+  /** The user name, once `auth` succeeded. */
+  name: string | null = null;
+  /** The token handed out in the `token` reply, compared with what later requests carry. */
+  token: string | null = null;
+  /** Whether this member asked for join and leave events. */
+  presence = false;
+  /** Cleared by every heartbeat tick, set again by the pong that answers it. */
+  alive = true;
+  /** Frames queued for the next flush: none, one, or several in order. */
+  pending: Buffer | Buffer[] | null = null;
+  /** The auth deadline, cleared once the connection is named or gone. */
+  authTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    /** The raw socket under `ws`, where batched frames are written. */
+    readonly socket: Duplex,
+    readonly channel: Channel,
+    /** Random per connection; part of what the token is bound to. */
+    readonly connection: string,
+  ) {}
+}

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { RoomServer } from './server.js';
+
+const PACKAGE_ROOT = new URL('../', import.meta.url);
+const DEFAULT_CONFIG = fileURLToPath(new URL('config/default.json', PACKAGE_ROOT));
+
+/** Exit codes: 0 done, 1 the server could not run, 2 bad usage (a flag, a setting, a config file). */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+/** A failure the CLI reports in one line and turns into an exit code. */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Io {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Runs `rooms` with the given arguments (without node and the script) and resolves with the exit code. */
+export async function main(args: string[], io: Io = defaultIo()): Promise<number> {
+  let code = 0;
+  const program = new Command('rooms')
+    .description('A WebSocket room server: clients connect to ws://HOST:PORT/<path>?id=<channel> and speak JSON events.')
+    .version(version(), '-v, --version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run rooms --help for usage)');
+  const serveAction = async (flags: Record<string, unknown>): Promise<void> => {
+    code = await serve(flags, io);
+  };
+  serveOptions(program).action(serveAction);
+  serveOptions(program.command('serve').description('start the server (what rooms does with no command)')).action(serveAction);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      return done ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`rooms: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  return code;
+}
+
+/** The serve options, built from the settings table so that --help, the docs and the parser agree. */
+function serveOptions(command: Command): Command {
+  command.option('-c, --config <file>', 'JSON config file read over config/default.json');
+  for (const setting of SETTINGS) {
+    if (setting.flag === undefined) continue;
+    const shown = JSON.stringify(DEFAULTS[setting.key]);
+    const describe = `${setting.describe} (default: ${shown}; env ${setting.env})`;
+    if (setting.key === 'paths') {
+      command.option(`--${setting.flag} ${setting.arg}`, describe, (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    } else {
+      command.option(`--${setting.flag} ${setting.arg}`, describe);
+    }
+  }
+  return command;
+}
+
+/** Merges config/default.json < --config file < ROOMS_* env < flags, validating each layer. */
+export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Config {
+  try {
+    const layers = [loadConfigFile(DEFAULT_CONFIG)];
+    if (typeof flags.config === 'string') layers.push(loadConfigFile(flags.config));
+    layers.push(fromEnv(env));
+    const fromFlags: Record<string, unknown> = {};
+    for (const setting of SETTINGS) {
+      if (setting.flag === undefined) continue;
+      const value = flags[camel(setting.flag)];
+      if (value !== undefined) fromFlags[setting.key] = setting.parse(value, `--${setting.flag}`);
+    }
+    layers.push(fromFlags as Partial<Config>);
+    return mergeConfig(...layers);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
+  const config = resolveConfig(flags, io.env);
+  const server = new RoomServer(config);
+  try {
+    await server.listen();
+  } catch (err) {
+    throw new CliError(listenFailure(err as NodeJS.ErrnoException, config), EXIT_FAILURE);
+  }
+  const { port } = server.address()!;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  for (const path of config.paths) io.stdout(`rooms listening on ws://${host}:${port}${path}?id=<channel>\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (received: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(received);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  server.log.info({ signal }, 'shutting down');
+  await server.close();
+  return 0;
+}
+
+function listenFailure(err: NodeJS.ErrnoException, config: Config): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} on ${config.host} is in use; stop what holds it or pick another with --port`;
+    case 'EACCES':
+      return `no permission to listen on port ${config.port}; pick a port above 1023 with --port`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return `cannot listen on host ${config.host}: no such local address; pick another with --host`;
+    default:
+      return `cannot listen on ${config.host}:${config.port}: ${err.message}`;
+  }
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function defaultIo(): Io {
+  return {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}

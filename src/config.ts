@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { validate as validCron } from 'node-cron';
+import { ConfigError } from './errors.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every setting of a room server. config/default.json holds the same defaults as DEFAULTS. */
+export interface Config {
+  /** TCP port to listen on; 0 picks a free one. */
+  port: number;
+  /** Address to listen on. */
+  host: string;
+  /** URL paths under which channels live, each as `PATH?id=<channel>`. */
+  paths: string[];
+  /** pino log level. */
+  logLevel: LogLevel;
+  /** Secret for connection tokens; null picks a random one per process. */
+  secret: string | null;
+  /** Milliseconds a new connection has to send a valid `auth`. */
+  authTimeout: number;
+  /** Milliseconds between pings; a member that missed the previous ping is terminated. */
+  heartbeatInterval: number;
+  /** node-cron schedule of the job that reaps empty channels. */
+  reapSchedule: string;
+  /** Largest frame or message accepted, in bytes; larger ones close the connection with 1009. */
+  maxPayload: number;
+  /** Milliseconds that members get to answer the 1001 close on shutdown before being cut. */
+  shutdownTimeout: number;
+}
+
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  port: 3000,
+  host: '127.0.0.1',
+  paths: ['/channel'],
+  logLevel: 'info',
+  secret: null,
+  authTimeout: 10_000,
+  heartbeatInterval: 30_000,
+  reapSchedule: '*/5 * * * *',
+  maxPayload: 65_536,
+  shutdownTimeout: 3_000,
+});
+
+type Parse<T> = (value: unknown, where: string) => T;
+
+/** One row of the settings table: shared by the config file, the environment, the CLI and the docs. */
+export interface Setting<K extends keyof Config = keyof Config> {
+  key: K;
+  env: string;
+  /** Long flag without its dashes; absent for settings that must not appear in `ps` output. */
+  flag?: string;
+  /** Placeholder shown in `--help`. */
+  arg: string;
+  describe: string;
+  parse: Parse<Config[K]>;
+}
+
+function fail(where: string, accepts: string, value: unknown): never {
+  throw new ConfigError(where, `${where} must be ${accepts} (got ${JSON.stringify(value) ?? String(value)})`);
+}
+
+function integer(min: number, max: number): Parse<number> {
+  const accepts = `an integer from ${min} to ${max}`;
+  return (value, where) => {
+    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(where, accepts, value);
+    return n;
+  };
+}
+
+const host: Parse<string> = (value, where) => {
+  if (typeof value !== 'string' || value.trim() === '' || /\s/.test(value)) {
+    fail(where, 'a host name or IP address', value);
+  }
+  return value;
+};
+
+function channelPath(value: unknown, where: string): string {
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(value)) {
+    fail(where, 'a URL path starting with / made of A-Z a-z 0-9 . _ ~ - /', value);
+  }
+  return value;
+}
+
+const paths: Parse<string[]> = (value, where) => {
+  const list = typeof value === 'string' ? value.split(',').map((p) => p.trim()) : value;
+  if (!Array.isArray(list) || list.length === 0) fail(where, 'a non-empty list of URL paths', value);
+  const parsed = list.map((p: unknown) => channelPath(p, where));
+  if (new Set(parsed).size !== parsed.length) fail(where, 'a list of distinct URL paths', value);
+  return parsed;
+};
+
+const logLevel: Parse<LogLevel> = (value, where) => {
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (level === undefined) fail(where, `one of ${LOG_LEVELS.join(', ')}`, value);
+  return level;
+};
+
+const secret: Parse<string | null> = (value, where) => {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length < 16) fail(where, 'a string of at least 16 characters, or null', value);
+  return value;
+};
+
+const schedule: Parse<string> = (value, where) => {
+  if (typeof value !== 'string' || !validCron(value)) fail(where, 'a cron expression such as "*/5 * * * *"', value);
+  return value;
+};
+
+function row<K extends keyof Config>(setting: Setting<K>): Setting {
+  return setting as unknown as Setting;
+}
+
+/** The settings table, in the order `--help` and docs/configuration.md list them. */
+export const SETTINGS: readonly Setting[] = [
+  row({ key: 'port', env: 'ROOMS_PORT', flag: 'port', arg: '<port>', describe: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65_535) }),
+  row({ key: 'host', env: 'ROOMS_HOST', flag: 'host', arg: '<host>', describe: 'address to listen on', parse: host }),
+  row({ key: 'paths', env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
+  row({ key: 'logLevel', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: logLevel }),
+  row({ key: 'secret', env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secret }),
+  row({ key: 'authTimeout', env: 'ROOMS_AUTH_TIMEOUT', flag: 'auth-timeout', arg: '<ms>', describe: 'milliseconds a new connection has to send auth', parse: integer(1, 3_600_000) }),
+  row({ key: 'heartbeatInterval', env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
+  row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
+  row({ key: 'maxPayload', env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
+  row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
+];
+
+const BY_KEY = new Map<string, Setting>(SETTINGS.map((s) => [s.key, s]));
+
+/**
+ * Validates a partial config (from the API or a config file) and returns the typed values.
+ * `source` names where it came from in error messages, e.g. `config/prod.json`.
+ */
+export function parsePartial(input: unknown, source: string): Partial<Config> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError(source, `${source} must be a JSON object of settings`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const setting = BY_KEY.get(key);
+    if (setting === undefined) {
+      throw new ConfigError(key, `${source}: unknown setting "${key}"; known settings: ${[...BY_KEY.keys()].join(', ')}`);
+    }
+    if (value !== undefined) out[key] = setting.parse(value, `${source}: ${key}`);
+  }
+  return out as Partial<Config>;
+}
+
+/** Reads the settings given as ROOMS_* environment variables. */
+export function fromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const raw = env[setting.env];
+    if (raw !== undefined) out[setting.key] = setting.parse(raw, setting.env);
+  }
+  return out as Partial<Config>;
+}
+
+/** Reads and validates a JSON config file. */
+export function loadConfigFile(file: string): Partial<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError('config', `--config ${file}: cannot read the file (${reason})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('config', `--config ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return parsePartial(json, file);
+}
+
+/** Merges layers over DEFAULTS, later layers winning. */
+export function mergeConfig(...layers: Partial<Config>[]): Config {
+  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths] };
+  for (const layer of layers) Object.assign(merged, layer);
+  return merged;
+}

@@ -1,0 +1,69 @@
+/**
+ * Every error a user can see, in one table: its stable code, the message sent with it, the HTTP
+ * status when it refuses an upgrade or an HTTP request, and the WebSocket close code when it ends
+ * a connection. docs/protocol.md documents each row; a test checks that every code is documented.
+ *
+ * Where the seed protocol (seed 004, example C7) had a message for a case, `message` keeps its
+ * words, so the seed's client reads them as before.
+ */
+export interface ErrorRow {
+  /** Sent as `message` in the error event, or as the one-line body of an HTTP refusal. */
+  message: string;
+  /** HTTP status when the error refuses an upgrade or a request. */
+  status?: number;
+  /** WebSocket close code when the error ends the connection; absent when it stays open. */
+  close?: number;
+}
+
+const ROWS = {
+  bad_json: { message: 'message is not json' },
+  no_event: { message: 'no event' },
+  bad_event: { message: 'frame must be a JSON object with an "event" string' },
+  unknown_event: { message: 'unkonwn command' },
+  not_authenticated: { message: 'not authenticated: send {"event":"auth","user":NAME} first' },
+  already_authenticated: { message: 'already authenticated on this connection' },
+  bad_token: { message: 'auth error,bad token: send the token from your "token" reply' },
+  invalid_name: {
+    message: 'auth error,invalid user name: use 1 to 32 characters, no control characters',
+    close: 4400,
+  },
+  name_taken: { message: 'auth error,user name already exist', close: 4409 },
+  auth_timeout: { message: 'auth timeout: send auth within the deadline', close: 4408 },
+  no_such_user: { message: 'no such user in this channel' },
+  bad_recipients: { message: 'with_clients must be a non-empty array of user names' },
+  bad_message: { message: 'message is required' },
+  bad_id: { message: 'id must be a string of at most 64 characters or a finite number' },
+  bad_presence: { message: 'presence must be true or false' },
+  unknown_path: { message: 'unknown path', status: 404 },
+  missing_id: { message: 'missing channel id', status: 400 },
+  invalid_id: { message: 'invalid channel id', status: 400 },
+  shutting_down: { message: 'server shutting down', status: 503, close: 1001 },
+  not_found: { message: 'not found', status: 404 },
+  method_not_allowed: { message: 'method not allowed', status: 405 },
+  upgrade_required: { message: 'upgrade required', status: 426 },
+} satisfies Record<string, ErrorRow>;
+
+export type ErrorCode = keyof typeof ROWS;
+
+export const ERRORS: Readonly<Record<ErrorCode, ErrorRow>> = ROWS;
+
+/** The close code an error ends a connection with, or undefined when the connection stays open. */
+export function closeCodeOf(code: ErrorCode): number | undefined {
+  return ERRORS[code].close;
+}
+
+/** The HTTP status of an error that refuses a request; 500 for rows that have none. */
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status ?? 500;
+}
+
+/** A setting given on the command line, in a config file, in the environment or to the API was bad. */
+export class ConfigError extends TypeError {
+  readonly setting: string;
+
+  constructor(setting: string, message: string) {
+    super(message);
+    this.name = 'ConfigError';
+    this.setting = setting;
+  }
+}

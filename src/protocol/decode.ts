@@ -1,0 +1,108 @@
+import type { Decoded, Request, RequestId } from './messages.js';
+
+const MAX_NAME = 32;
+const MAX_ID = 64;
+const CONTROL = /\p{Cc}/u;
+
+type Fields = Record<string, unknown>;
+
+/**
+ * Turns a text frame into a validated request, or says why not. Never throws: any input gives
+ * either `{ok: true, request}` or `{ok: false, code}`.
+ */
+export function decode(text: string): Decoded {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'bad_json' };
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, code: 'bad_event' };
+  const fields = data as Fields;
+  const id = requestId(fields.id);
+  if (id === false) return { ok: false, code: 'bad_id' };
+  const event = fields.event;
+  if (event === undefined || event === null || event === '') return withId({ ok: false, code: 'no_event' }, id);
+  if (typeof event !== 'string') return withId({ ok: false, code: 'bad_event' }, id);
+  return withId(decodeEvent(event, fields), id);
+}
+
+function decodeEvent(event: string, f: Fields): Decoded {
+  switch (event) {
+    case 'auth':
+      return decodeAuth(f);
+    case 'user_list': {
+      const auth = token(f.auth);
+      return auth === false ? badToken() : ok({ event, auth });
+    }
+    case 'talk_with':
+      return decodeTalk(f);
+    case 'broadcast':
+    case 'helloworld': {
+      const auth = token(f.auth);
+      if (auth === false) return badToken();
+      if (f.message === undefined) return { ok: false, code: 'bad_message' };
+      return ok({ event, auth, message: f.message });
+    }
+    case 'close':
+      return ok({ event });
+    case 'error':
+      return ok({ event, message: f.message });
+    default:
+      return { ok: false, code: 'unknown_event' };
+  }
+}
+
+function decodeAuth(f: Fields): Decoded {
+  if (f.presence !== undefined && typeof f.presence !== 'boolean') return { ok: false, code: 'bad_presence' };
+  if (f.user === undefined || f.user === null || f.user === '') {
+    return { ok: false, code: 'invalid_name', message: 'auth error,no user' };
+  }
+  const user = typeof f.user === 'string' ? f.user.trim() : undefined;
+  if (user === undefined || user === '' || [...user].length > MAX_NAME || CONTROL.test(user)) {
+    return { ok: false, code: 'invalid_name' };
+  }
+  return ok({ event: 'auth', user, presence: f.presence === true });
+}
+
+function decodeTalk(f: Fields): Decoded {
+  const auth = token(f.auth);
+  if (auth === false) return badToken();
+  if (f.message === undefined) return { ok: false, code: 'bad_message' };
+  // The seed spells it with_cilents; the correct spelling is accepted too.
+  const raw = f.with_cilents ?? f.with_clients;
+  if (raw === undefined || raw === null) return ok({ event: 'talk_with', auth, message: f.message });
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((n): n is string => typeof n === 'string')) {
+    return { ok: false, code: 'bad_recipients' };
+  }
+  return ok({ event: 'talk_with', auth, message: f.message, to: raw });
+}
+
+function ok(request: Request): Decoded {
+  return { ok: true, request };
+}
+
+function badToken(): Decoded {
+  return { ok: false, code: 'bad_token' };
+}
+
+/** undefined when absent, false when present but not a string. */
+function token(value: unknown): string | undefined | false {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : false;
+}
+
+/** undefined when absent, false when present but unusable. */
+function requestId(value: unknown): RequestId | undefined | false {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && value.length <= MAX_ID) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  return false;
+}
+
+function withId(decoded: Decoded, id: RequestId | undefined): Decoded {
+  if (id === undefined) return decoded;
+  if (decoded.ok) decoded.request.id = id;
+  else decoded.id = id;
+  return decoded;
+}

@@ -1,0 +1,49 @@
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { RequestId } from './messages.js';
+
+/**
+ * The JSON text of every event the server sends. Each is serialized once, however many members
+ * receive it; `undefined` fields are left out by JSON.stringify.
+ */
+export function tokenEvent(token: string, re?: RequestId): string {
+  return JSON.stringify({ event: 'token', message: token, re });
+}
+
+export function userListEvent(users: string[], re?: RequestId): string {
+  return JSON.stringify({ event: 'user_list', message: users, re });
+}
+
+export interface Delivery {
+  message: unknown;
+  from: string;
+  channel: string;
+  seq: number;
+  ts: number;
+}
+
+export function messageEvent(d: Delivery): string {
+  return JSON.stringify({ event: 'message', message: d.message, from: d.from, channel: d.channel, seq: d.seq, ts: d.ts });
+}
+
+export function helloworldEvent(message: unknown): string {
+  const text = typeof message === 'string' ? message : JSON.stringify(message);
+  return JSON.stringify({ event: 'helloworld', message: `helloworld ${text}` });
+}
+
+export function presenceEvent(event: 'join' | 'leave', user: string): string {
+  return JSON.stringify({ event, user });
+}
+
+export function ackEvent(re: RequestId, seq?: number): string {
+  return JSON.stringify({ event: 'ack', re, seq });
+}
+
+export interface ErrorDetails {
+  message?: string;
+  re?: RequestId;
+  user?: string;
+}
+
+export function errorEvent(code: ErrorCode, details: ErrorDetails = {}): string {
+  return JSON.stringify({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user });
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { RawData, WebSocket } from 'ws';
+import { sameToken, type TokenSigner } from '../auth/token.js';
+import type { Channel } from '../channels/channel.js';
+import { Member } from '../channels/member.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { binaryFrame, textFrame } from '../transport/frame.js';
+import type { Outbox } from '../transport/outbox.js';
+import { decode } from './decode.js';
+import * as encode from './encode.js';
+import type { Request } from './messages.js';
+
+export interface HandlerOptions {
+  authTimeout: number;
+  signer: TokenSigner;
+  outbox: Outbox;
+  log: Logger;
+}
+
+/** A member that passed `auth`: it has a name and a token. */
+type Named = Member & { name: string; token: string };
+type Of<E extends Request['event']> = Extract<Request, { event: E }>;
+
+/** The close that `{"event":"close"}` asks for. */
+const NORMAL_CLOSE = 1000;
+
+/**
+ * Protocol v1: takes each connection of a channel from its first frame to its close. One handler
+ * serves every connection: the listeners it puts on a socket are made once, not per connection.
+ */
+export class ProtocolHandler {
+  /** Every open connection across all channels. */
+  readonly members = new Set<Member>();
+  private readonly byWs = new WeakMap<WebSocket, Member>();
+  private readonly outbox: Outbox;
+  private readonly log: Logger;
+  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onClose: (this: WebSocket) => void;
+  private readonly onPong: (this: WebSocket) => void;
+  private readonly onError: (this: WebSocket, err: Error) => void;
+
+  constructor(private readonly options: HandlerOptions) {
+    this.outbox = options.outbox;
+    this.log = options.log;
+    const handler = this;
+    const byWs = this.byWs;
+    this.onMessage = function (data, isBinary) {
+      const member = byWs.get(this);
+      if (member !== undefined) handler.message(member, toBuffer(data), isBinary);
+    };
+    this.onClose = function () {
+      const member = byWs.get(this);
+      if (member !== undefined) handler.closed(member);
+    };
+    this.onPong = function () {
+      const member = byWs.get(this);
+      if (member !== undefined) member.alive = true;
+    };
+    this.onError = function (err) {
+      // ws closes the connection itself after a protocol error (bad frame, too big, bad UTF-8).
+      handler.log.debug({ user: byWs.get(this)?.name, err: err.message }, 'connection error');
+    };
+  }
+
+  /** Takes a freshly upgraded connection into its channel and starts its auth deadline. */
+  open(channel: Channel, ws: WebSocket, socket: Duplex): Member {
+    const member = new Member(ws, socket, channel, randomBytes(9).toString('base64url'));
+    this.byWs.set(ws, member);
+    this.members.add(member);
+    channel.connections.add(member);
+    member.authTimer = setTimeout(this.authExpired, this.options.authTimeout, member);
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('pong', this.onPong);
+    ws.on('error', this.onError);
+    return member;
+  }
+
+  /** Sends an error event, and closes the connection when the error's row has a close code. */
+  fail(member: Member, code: ErrorCode, details: encode.ErrorDetails = {}): void {
+    this.send(member, encode.errorEvent(code, details));
+    const close = ERRORS[code].close;
+    if (close !== undefined) this.close(member, close, details.message ?? ERRORS[code].message);
+  }
+
+  /** Closes a connection after whatever was queued for it has been written. */
+  close(member: Member, code: number, reason: string): void {
+    this.outbox.flushNow(member);
+    member.ws.close(code, truncateReason(reason));
+  }
+
+  private send(member: Member, json: string): void {
+    this.outbox.send(member, textFrame(json));
+  }
+
+  private readonly authExpired = (member: Member): void => {
+    member.authTimer = null;
+    if (member.name === null) this.fail(member, 'auth_timeout');
+  };
+
+  private message(member: Member, data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      // Seed C1: binary frames are opaque and go to the other members unchanged.
+      if (member.name === null) return this.fail(member, 'not_authenticated');
+      return member.channel.fanOut(this.outbox, binaryFrame(data), member);
+    }
+    const decoded = decode(data.toString());
+    if (!decoded.ok) return this.fail(member, decoded.code, { message: decoded.message, re: decoded.id });
+    this.dispatch(member, decoded.request);
+  }
+
+  private dispatch(member: Member, request: Request): void {
+    switch (request.event) {
+      case 'auth':
+        return this.auth(member, request);
+      case 'close':
+        return this.close(member, NORMAL_CLOSE, 'bye');
+      case 'error':
+        // The seed's client answers every event it does not know with an error event: log, never answer.
+        this.log.info({ user: member.name, message: request.message }, 'client reported an error');
+        return;
+    }
+    if (!isNamed(member)) return this.fail(member, 'not_authenticated', { re: request.id });
+    const required = request.event === 'user_list' || request.event === 'talk_with';
+    if (request.auth === undefined && required) {
+      return this.fail(member, 'bad_token', { message: 'auth error,no token', re: request.id });
+    }
+    if (request.auth !== undefined && !sameToken(request.auth, member.token)) {
+      return this.fail(member, 'bad_token', { re: request.id });
+    }
+    switch (request.event) {
+      case 'user_list':
+        return this.send(member, encode.userListEvent([...member.channel.members.keys()], request.id));
+      case 'talk_with':
+        return request.to === undefined ? this.publish(member, request, false) : this.direct(member, request, request.to);
+      case 'broadcast':
+        return this.publish(member, request, true);
+      case 'helloworld':
+        member.channel.fanOut(this.outbox, textFrame(encode.helloworldEvent(request.message)));
+        if (request.id !== undefined) this.send(member, encode.ackEvent(request.id));
+        return;
+    }
+  }
+
+  private auth(member: Member, request: Of<'auth'>): void {
+    if (member.name !== null) return this.fail(member, 'already_authenticated', { re: request.id });
+    const channel = member.channel;
+    if (channel.members.has(request.user)) return this.fail(member, 'name_taken', { re: request.id });
+    if (member.authTimer !== null) clearTimeout(member.authTimer);
+    member.authTimer = null;
+    member.name = request.user;
+    member.presence = request.presence;
+    member.token = this.options.signer.sign({
+      path: channel.path,
+      channel: channel.id,
+      user: request.user,
+      connection: member.connection,
+    });
+    channel.members.set(request.user, member);
+    this.send(member, encode.tokenEvent(member.token, request.id));
+    channel.announce(this.outbox, textFrame(encode.presenceEvent('join', request.user)), member);
+  }
+
+  /** A message to every member (broadcast) or to every member but the sender (the seed's publish). */
+  private publish(member: Named, request: Of<'broadcast'> | Of<'talk_with'>, toSender: boolean): void {
+    const channel = member.channel;
+    const seq = (channel.seq += 1);
+    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
+    channel.fanOut(this.outbox, frame, toSender ? undefined : member);
+    if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
+  }
+
+  /** A message to the named members only; each name not in the channel gets the sender an error. */
+  private direct(member: Named, request: Of<'talk_with'>, names: string[]): void {
+    const channel = member.channel;
+    const recipients = new Set<Member>();
+    for (const name of new Set(names)) {
+      const recipient = channel.members.get(name);
+      if (recipient === undefined) {
+        this.fail(member, 'no_such_user', { message: `user ${member.name} send to ${name} error`, user: name, re: request.id });
+      } else {
+        recipients.add(recipient);
+      }
+    }
+    if (recipients.size === 0) return;
+    const seq = (channel.seq += 1);
+    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
+    for (const recipient of recipients) this.outbox.send(recipient, frame);
+    if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
+  }
+
+  private closed(member: Member): void {
+    this.byWs.delete(member.ws);
+    this.members.delete(member);
+    this.outbox.discard(member);
+    if (member.authTimer !== null) clearTimeout(member.authTimer);
+    member.authTimer = null;
+    const channel = member.channel;
+    channel.connections.delete(member);
+    if (member.name !== null && channel.members.get(member.name) === member) {
+      channel.members.delete(member.name);
+      channel.announce(this.outbox, textFrame(encode.presenceEvent('leave', member.name)), member);
+    }
+  }
+}
+
+function isNamed(member: Member): member is Named {
+  return member.name !== null && member.token !== null;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
+/** Close reasons are limited to 123 bytes by the protocol. */
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString();
+}

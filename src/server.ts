@@ -1,0 +1,142 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TokenSigner } from './auth/token.js';
+import { Reaper } from './channels/reaper.js';
+import { ChannelRegistry } from './channels/registry.js';
+import { mergeConfig, parsePartial, type Config } from './config.js';
+import { ERRORS } from './errors.js';
+import { Heartbeat } from './heartbeat.js';
+import { handleRequest } from './http.js';
+import { createLogger, type Logger } from './log.js';
+import { ProtocolHandler } from './protocol/handler.js';
+import { Outbox } from './transport/outbox.js';
+import { routeUpgrade } from './upgrade.js';
+
+/** Settings for createRoomServer: any of the Config fields, plus a logger to use instead of a new one. */
+export interface RoomServerOptions extends Partial<Config> {
+  logger?: Logger;
+}
+
+/** Events a RoomServer emits. */
+export interface RoomServerEvents {
+  /** The reaper job ran and removed this many empty channels. */
+  reap: [removed: number];
+}
+
+type State = 'new' | 'running' | 'closing' | 'closed';
+
+/**
+ * A room server: one http.Server taking every upgrade and routing it to a channel. States go
+ * new -> running -> closing -> closed; close() may be called at any point, any number of times.
+ */
+export class RoomServer extends EventEmitter<RoomServerEvents> {
+  readonly config: Readonly<Config>;
+  /** The CHANNELS registry: every channel, created on first use. */
+  readonly registry: ChannelRegistry;
+  readonly log: Logger;
+  private readonly http: Server;
+  private readonly handler: ProtocolHandler;
+  private readonly heartbeat: Heartbeat;
+  private readonly reaper: Reaper;
+  private readonly started = Date.now();
+  private state: State = 'new';
+  private closing: Promise<void> | null = null;
+
+  constructor(options: RoomServerOptions = {}) {
+    super();
+    const { logger, ...settings } = options;
+    this.config = mergeConfig(parsePartial(settings, 'createRoomServer options'));
+    this.log = logger ?? createLogger(this.config.logLevel);
+    this.registry = new ChannelRegistry({ maxPayload: this.config.maxPayload });
+    this.handler = new ProtocolHandler({
+      authTimeout: this.config.authTimeout,
+      signer: new TokenSigner(this.config.secret),
+      outbox: new Outbox(),
+      log: this.log,
+    });
+    this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.handler.members);
+    this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => this.emit('reap', removed));
+    const accepting = (): boolean => this.state === 'running';
+    const paths = this.config.paths;
+    this.http = createServer((req, res) =>
+      handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting }, req, res),
+    );
+    this.http.on('upgrade', (req, socket, head) =>
+      routeUpgrade({ paths, registry: this.registry, handler: this.handler, accepting }, req, socket, head),
+    );
+    this.http.on('clientError', (err, socket) => {
+      this.log.debug({ err: err.message }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Open connections across all channels, named or not. */
+  get connections(): number {
+    return this.handler.members.size;
+  }
+
+  /** Starts listening on the configured host and port; resolves with the address actually bound. */
+  listen(): Promise<AddressInfo> {
+    if (this.state !== 'new') return Promise.reject(new Error(`cannot listen: server is ${this.state}`));
+    this.state = 'running';
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.state = 'closed';
+        reject(err);
+      };
+      this.http.once('error', onError);
+      this.http.listen(this.config.port, this.config.host, () => {
+        this.http.removeListener('error', onError);
+        this.http.on('error', (err) => this.log.error({ err: err.message }, 'http server error'));
+        this.heartbeat.start();
+        this.reaper.start();
+        const address = this.address()!;
+        this.log.info({ host: address.address, port: address.port, paths: this.config.paths }, 'listening');
+        resolve(address);
+      });
+    });
+  }
+
+  /** The bound address, or null before listen() succeeded. */
+  address(): AddressInfo | null {
+    const address = this.http.address();
+    return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /**
+   * Stops accepting, closes every member with 1001 "server shutting down", cuts those that have not
+   * closed within `shutdownTimeout`, stops the reaper and heartbeat, and resolves when all is closed.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasListening = this.state === 'running' && this.http.listening;
+    this.state = 'closing';
+    this.reaper.stop();
+    this.heartbeat.stop();
+    const httpClosed = wasListening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
+    const members = [...this.handler.members];
+    const closed = members.map((m) => new Promise<void>((resolve) => m.ws.once('close', () => resolve())));
+    for (const member of members) this.handler.close(member, 1001, ERRORS.shutting_down.message);
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const member of this.handler.members) member.ws.terminate();
+        resolve();
+      }, this.config.shutdownTimeout);
+    });
+    await Promise.race([Promise.all(closed), cut]);
+    clearTimeout(timer);
+    await Promise.all(closed);
+    this.registry.clear();
+    this.http.closeAllConnections();
+    await httpClosed;
+    this.state = 'closed';
+    this.log.info('closed');
+  }
+}

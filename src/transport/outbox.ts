@@ -1,0 +1,65 @@
+import { WebSocket } from 'ws';
+import type { Member } from '../channels/member.js';
+
+/**
+ * The write path. Frames are built once per message and queued by reference on each recipient;
+ * once per tick every member with something queued gets one socket write holding all of it
+ * (kim's batched Push, seed 001). One write per member per tick is what keeps fan-out cheap: the
+ * cost of a send on loopback is the system call, not the bytes.
+ *
+ * Frames go straight to the member's socket, bypassing ws's own sender. That is safe because the
+ * server never compresses (perMessageDeflate is off) and never sends blobs, so ws's sender keeps
+ * no queue of its own; control frames (ping, close) still go through ws. `flushNow` must run
+ * before anything that makes ws write a close frame, so that queued data goes out first.
+ */
+export class Outbox {
+  private dirty: Member[] = [];
+  private scheduled = false;
+
+  /** Queues a frame for a member; it leaves on this tick's flush, after anything queued before it. */
+  send(member: Member, frame: Buffer): void {
+    const pending = member.pending;
+    if (pending === null) {
+      member.pending = frame;
+      this.dirty.push(member);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    } else if (Array.isArray(pending)) {
+      pending.push(frame);
+    } else {
+      member.pending = [pending, frame];
+    }
+  }
+
+  /** Writes a member's queued frames at once, ahead of the tick's flush. */
+  flushNow(member: Member): void {
+    const pending = member.pending;
+    if (pending === null) return;
+    member.pending = null;
+    write(member, pending);
+  }
+
+  /** Drops whatever is queued for a member that is gone. */
+  discard(member: Member): void {
+    member.pending = null;
+  }
+
+  private readonly flush = (): void => {
+    const members = this.dirty;
+    this.dirty = [];
+    this.scheduled = false;
+    for (const member of members) {
+      const pending = member.pending;
+      if (pending === null) continue;
+      member.pending = null;
+      write(member, pending);
+    }
+  };
+}
+
+function write(member: Member, pending: Buffer | Buffer[]): void {
+  if (member.ws.readyState !== WebSocket.OPEN) return;
+  member.socket.write(Array.isArray(pending) ? Buffer.concat(pending) : pending);
+}

@@ -1,0 +1,75 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ChannelRegistry } from './channels/registry.js';
+import { statusOf, type ErrorCode } from './errors.js';
+import type { ProtocolHandler } from './protocol/handler.js';
+
+const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export interface UpgradeContext {
+  paths: readonly string[];
+  registry: ChannelRegistry;
+  handler: ProtocolHandler;
+  /** False once the server is shutting down: new connections are refused with 503. */
+  accepting: () => boolean;
+}
+
+/**
+ * Routes an HTTP upgrade: the pathname picks the channel path, the `id` query the channel, and the
+ * channel's WebSocketServer completes the handshake. Anything else is refused with a complete
+ * HTTP response written on the raw socket. ws answers its own handshake errors (bad key, version).
+ */
+export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', destroy);
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const pathname = q === -1 ? url : url.slice(0, q);
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+
+  if (!ctx.accepting()) return refuse(socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  const path = ctx.paths.find((p) => p === pathname);
+  if (path === undefined) {
+    return refuse(socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${ctx.paths[0]}?id=<id>`);
+  }
+  const ids = params.getAll('id');
+  if (ids.length === 0 || ids[0] === '') return refuse(socket, 'missing_id', `missing channel id; connect to ${path}?id=<id>`);
+  const id = ids[0]!;
+  if (ids.length > 1) return refuse(socket, 'invalid_id', 'give the channel id once');
+  if (!CHANNEL_ID.test(id)) {
+    return refuse(socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
+  }
+
+  // From here to the handshake's end all is synchronous: the reaper cannot remove this channel
+  // between the lookup and the connection joining it.
+  const channel = ctx.registry.getOrCreate(path, id);
+  channel.wss.handleUpgrade(req, socket, head, (ws) => {
+    socket.removeListener('error', destroy);
+    ctx.handler.open(channel, ws, socket);
+  });
+}
+
+/** ws's abortHandshake, with a one-line body saying what is wrong. */
+function refuse(socket: Duplex, code: ErrorCode, body: string): void {
+  const status = statusOf(code);
+  const text = `${body}\n`;
+  socket.once('finish', destroy);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+      `X-Rooms-Error: ${code}\r\n` +
+      '\r\n' +
+      text,
+  );
+}
+
+function destroy(this: Duplex): void {
+  this.destroy();
+}
+
+/** User input echoed in a response: no control characters, bounded length. */
+function printable(text: string): string {
+  const clean = text.replace(/\p{Cc}/gu, '?');
+  return clean.length > 80 ? `${clean.slice(0, 80)}...` : clean;
+}
