@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { join } from './support/client.js';
+import { startServer } from './support/server.js';
+
+describe('plain HTTP', () => {
+  it('GET /healthz reports status, uptime, channels and connections', async () => {
+    const { http, url } = await startServer();
+    await join(url('1'), 'alice');
+    const res = await fetch(http('/healthz'));
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^application\/json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).to.include({ status: 'ok', channels: 1, connections: 1 });
+    expect(body.uptime).to.be.a('number');
+  });
+
+  it('GET /channels lists each channel with path, id, members and created time', async () => {
+    const { http, url } = await startServer({ paths: ['/channel', '/room'] });
+    await join(url('1'), 'alice');
+    await join(url('1'), 'bob');
+    await join(url('7', '/room'), 'carol');
+    const body = (await (await fetch(http('/channels'))).json()) as { channels: Record<string, unknown>[] };
+    const rows = body.channels.map(({ created, ...rest }) => {
+      expect(Date.parse(created as string)).to.be.a('number').and.not.NaN;
+      return rest;
+    });
+    expect(rows).to.deep.equal([
+      { path: '/channel', id: '1', members: 2, connections: 2 },
+      { path: '/room', id: '7', members: 1, connections: 1 },
+    ]);
+  });
+
+  it('answers any other path with a JSON 404', async () => {
+    const { http } = await startServer();
+    const res = await fetch(http('/nope'));
+    expect(res.status).to.equal(404);
+    expect(await res.json()).to.deep.equal({ error: { code: 'not_found', message: 'no route /nope; try /healthz or /channels' } });
+  });
+
+  it('answers a plain GET on a channel path with 426 saying to connect over WebSocket', async () => {
+    const { http } = await startServer();
+    const res = await fetch(http('/channel?id=1'));
+    expect(res.status).to.equal(426);
+    expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('upgrade_required');
+  });
+
+  it('answers a POST on an endpoint with 405 and Allow', async () => {
+    const { http } = await startServer();
+    const res = await fetch(http('/healthz'), { method: 'POST' });
+    expect(res.status).to.equal(405);
+    expect(res.headers.get('allow')).to.equal('GET, HEAD');
+    await res.body?.cancel();
+  });
+});

@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import { connect, join } from './support/client.js';
+import { openSocket, rawRequest, upgradeRequest } from './support/raw.js';
+import { startServer } from './support/server.js';
+
+describe('shutdown', () => {
+  it('closes every member with 1001 "server shutting down"', async () => {
+    const { url, server } = await startServer();
+    const alice = await join(url('1'), 'alice');
+    const bob = await join(url('2'), 'bob');
+    const anon = await connect(url('2'));
+    await server.close();
+    for (const c of [alice.client, bob.client, anon]) {
+      expect(await c.closed).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    }
+    expect(server.registry.size).to.equal(0);
+  });
+
+  it('delivers what was queued before the close frame', async () => {
+    const { url, server } = await startServer();
+    const alice = await join(url('1'), 'alice');
+    const bob = await join(url('1'), 'bob');
+    alice.client.send({ event: 'broadcast', message: 'last words' });
+    await alice.client.next('message');
+    const closing = server.close();
+    expect((await bob.client.next('message')).message).to.equal('last words');
+    expect((await bob.client.closed).code).to.equal(1001);
+    await closing;
+  });
+
+  it('refuses upgrades with 503 while shutting down', async () => {
+    const { url, server, port } = await startServer({ shutdownTimeout: 10_000 });
+    const slow = await join(url('1'), 'slow');
+    // A member that does not read keeps the server in its closing state until cut.
+    (slow.client.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const early = await openSocket(port);
+    const closing = server.close();
+    const res = await rawRequest(early, upgradeRequest('/channel?id=1'));
+    expect(res.status).to.equal(503);
+    expect(res.body).to.equal('server shutting down; reconnect to another instance or later\n');
+    slow.client.terminate();
+    await closing;
+  });
+
+  it('cuts members that do not answer the close within shutdownTimeout', async () => {
+    const { url, server } = await startServer({ shutdownTimeout: 50 });
+    const slow = await join(url('1'), 'slow');
+    (slow.client.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await server.close();
+    expect(server.connections).to.equal(0);
+  });
+
+  it('close() twice is harmless, and so is close() before listen()', async () => {
+    const { server } = await startServer();
+    await Promise.all([server.close(), server.close()]);
+    await server.close();
+    const { createRoomServer } = await import('../src/index.js');
+    await createRoomServer({ logLevel: 'silent' }).close();
+  });
+});
