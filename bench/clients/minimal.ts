@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { MARKER_START, nowUs, parseMarker, parsed } from '../lib/marker.js';
 import type { MemberSpec } from '../lib/api.js';
 import { authReply, authRequest, broadcastRequest, channelPath, type BenchClient, type Target } from './client.js';
-import { maskedFrame, maskedText, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT } from './frames.js';
+import { maskedFrame, maskedText, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG, OPCODE_TEXT, serverFrameLength } from './frames.js';
 import type { Streams, Tally } from './tally.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -129,7 +129,7 @@ export class MinimalClient implements BenchClient {
         const at = buf.indexOf(MARKER_START, start);
         if (at >= 0 && at < end && parseMarker(buf, at, end)) {
           this.streams.receive(parsed.slot, parsed.seq);
-          this.tally.delivered(end - start + (start > 0 ? 0 : 0) + frameHeaderLength(end - start), now - parsed.sentUs);
+          this.tally.delivered(serverFrameLength(end - start), now - parsed.sentUs);
         }
       }
     } else if (opcode === OPCODE_PING) {
@@ -157,8 +157,4 @@ export class MinimalClient implements BenchClient {
     this.authenticated = true;
     this.settle();
   }
-}
-
-function frameHeaderLength(payloadLength: number): number {
-  return payloadLength > 65535 ? 10 : payloadLength > 125 ? 4 : 2;
 }

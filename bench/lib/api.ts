@@ -80,9 +80,8 @@ export interface Verdict {
   clients: number;
   /** Messages a receiver never got (sent minus received, counted per stream). */
   missing: number;
+  /** Messages that arrived again, or after a later one of the same stream. */
   duplicates: number;
-  /** Messages that arrived after a later one of the same stream. */
-  reordered: number;
   /** Frames whose marker named no known stream. */
   unexpected: number;
   /** Receivers whose connection closed before the end. */
@@ -102,4 +101,4 @@ export type WorkerApi = {
   verify: { params: { sent: SentCount[]; timeoutMs: number }; result: Verdict };
   reset: { params: null; result: null };
 };
-export type WorkerEvents = { progress: { minSeen: number } };
+export type WorkerEvents = { ready: null; progress: { minSeen: number } };

@@ -1,0 +1,112 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { expect } from 'chai';
+import { join } from './support/client.js';
+import { runRooms, spawnRooms, waitForOutput } from './support/cli.js';
+import { onCleanup } from './support/cleanup.js';
+
+const LISTENING = /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/channel\?id=<channel>\n/;
+
+function tempConfig(content: unknown): string {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'rooms-'));
+  const file = joinPath(dir, 'rooms.json');
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
+describe('bin/rooms', () => {
+  it('--help lists every option with its default', async () => {
+    const { code, stdout } = await runRooms(['--help']);
+    expect(code).to.equal(0);
+    for (const text of ['--port <port>', '(default: 3000', '--host <host>', '"127.0.0.1"', '--path <path>', '["/channel"]', '--config <file>', '--log-level <level>', '"info"', '--auth-timeout', '--heartbeat-interval', '--reap-schedule', '"*/5 * * * *"']) {
+      expect(stdout).to.include(text);
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const { code, stdout } = await runRooms(['--version']);
+    expect(code).to.equal(0);
+    expect(stdout).to.match(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('an unknown flag exits 2 naming it', async () => {
+    const { code, stderr } = await runRooms(['--prot', '3000']);
+    expect(code).to.equal(2);
+    expect(stderr).to.include("error: unknown option '--prot'");
+  });
+
+  it('a port out of range exits 2 with one line naming the setting and what it accepts', async () => {
+    const { code, stderr } = await runRooms(['--port', '70000']);
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: --port must be an integer from 0 to 65535 (got "70000")\n');
+  });
+
+  it('a path without its leading slash exits 2', async () => {
+    const { code, stderr } = await runRooms(['--path', 'channel']);
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: --path must be a URL path starting with / made of A-Z a-z 0-9 . _ ~ - / (got "channel")\n');
+  });
+
+  it('a bad environment value exits 2 naming the variable', async () => {
+    const { code, stderr } = await runRooms([], { ROOMS_AUTH_TIMEOUT: 'soon' });
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: ROOMS_AUTH_TIMEOUT must be an integer from 1 to 3600000 (got "soon")\n');
+  });
+
+  it('an unknown key in the config file exits 2 naming it', async () => {
+    const file = tempConfig({ port: 0, prot: 1 });
+    const { code, stderr } = await runRooms(['--config', file]);
+    expect(code).to.equal(2);
+    expect(stderr).to.match(/^rooms: .*rooms\.json: unknown setting "prot"; known settings: port, host, paths/);
+  });
+
+  it('a missing config file exits 2', async () => {
+    const { code, stderr } = await runRooms(['--config', '/nonexistent/rooms.json']);
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: --config /nonexistent/rooms.json: cannot read the file (ENOENT)\n');
+  });
+
+  it('a port in use exits 1 with one clear line', async () => {
+    const blocker = createServer();
+    onCleanup(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const { code, stderr } = await runRooms(['--port', String(port), '--log-level', 'silent']);
+    expect(code).to.equal(1);
+    expect(stderr).to.equal(`rooms: port ${port} on 127.0.0.1 is in use; stop what holds it or pick another with --port\n`);
+  });
+
+  it('starts, prints where clients go, serves a client, and exits 0 on SIGTERM after closing it with 1001', async () => {
+    const { child, done, stdout } = spawnRooms(['--port', '0', '--log-level', 'warn']);
+    const [, port] = await waitForOutput(child, stdout, LISTENING);
+    const { client } = await join(`ws://127.0.0.1:${port}/channel?id=1`, 'alice');
+    expect((await client.request({ event: 'broadcast', message: 'hi' })).message).to.equal('hi');
+    child.kill('SIGTERM');
+    expect(await client.closed).to.deep.equal({ code: 1001, reason: 'server shutting down' });
+    expect((await done).code).to.equal(0);
+  });
+
+  it('merges config file < env < flags and logs JSON lines at the chosen level', async () => {
+    const file = tempConfig({ port: 1, paths: ['/from-file'], logLevel: 'error' });
+    const { child, done, stdout } = spawnRooms(['--config', file, '--port', '0', '--log-level', 'info'], { ROOMS_PATHS: '/a,/b', ROOMS_PORT: '2' });
+    const [, port] = await waitForOutput(child, stdout, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/b\?id=<channel>\n/);
+    expect(stdout()).to.include(`ws://127.0.0.1:${port}/a?id=<channel>`);
+    const log = stdout()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(log.find((e) => e.msg === 'listening')).to.deep.include({ level: 30, name: 'rooms', port: Number(port), paths: ['/a', '/b'] });
+    child.kill('SIGINT');
+    expect((await done).code).to.equal(0);
+  });
+
+  it('`rooms serve` takes the same options', async () => {
+    const { child, done, stdout } = spawnRooms(['serve', '--port', '0', '--path', '/room1', '--path', '/room2', '--log-level', 'silent']);
+    await waitForOutput(child, stdout, /\/room2\?id=<channel>\n/);
+    expect(stdout()).to.match(/ws:\/\/127\.0\.0\.1:\d+\/room1\?id=<channel>\n/);
+    child.kill('SIGINT');
+    expect((await done).code).to.equal(0);
+  });
+});
