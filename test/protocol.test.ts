@@ -248,6 +248,24 @@ describe('protocol v1', () => {
       }
     });
 
+    it("keeps each member's order when one tick holds broadcasts and a direct message", async () => {
+      const { url } = await startServer();
+      const alice = await join(url('1'), 'alice');
+      const bob = await join(url('1'), 'bob');
+      const carol = await join(url('1'), 'carol');
+      alice.client.send({ event: 'broadcast', message: 'm1' });
+      alice.client.send({ event: 'talk_with', auth: alice.token, message: 'd', with_clients: ['bob'] });
+      alice.client.send({ event: 'broadcast', message: 'm2' });
+      const got = async (c: typeof bob.client, n: number): Promise<unknown[]> => {
+        const out: unknown[] = [];
+        for (let i = 0; i < n; i += 1) out.push((await c.next('message')).message);
+        return out;
+      };
+      expect(await got(bob.client, 3)).to.deep.equal(['m1', 'd', 'm2']);
+      expect(await got(carol.client, 2)).to.deep.equal(['m1', 'm2']);
+      expect(await got(alice.client, 2)).to.deep.equal(['m1', 'm2']);
+    });
+
     it('keeps seq per channel', async () => {
       const { url } = await startServer();
       const a = await join(url('1'), 'alice');

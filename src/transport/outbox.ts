@@ -50,13 +50,31 @@ export class Outbox {
     const members = this.dirty;
     this.dirty = [];
     this.scheduled = false;
+    // Members of one channel are queued in the same order for each message, so neighbours in the
+    // dirty list usually hold the very same frames: join them once and share the result.
+    let lastList: Buffer[] | null = null;
+    let lastJoined: Buffer | null = null;
     for (const member of members) {
       const pending = member.pending;
       if (pending === null) continue;
       member.pending = null;
-      write(member, pending);
+      if (!Array.isArray(pending)) {
+        write(member, pending);
+      } else {
+        if (lastList === null || !sameFrames(pending, lastList)) {
+          lastList = pending;
+          lastJoined = Buffer.concat(pending);
+        }
+        write(member, lastJoined!);
+      }
     }
   };
+}
+
+function sameFrames(a: Buffer[], b: Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function write(member: Member, pending: Buffer | Buffer[]): void {
