@@ -8,8 +8,11 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 const live = new Set<ChildProcess>();
 
+/** Extra node flags for every child, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile. */
+const EXTRA = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+
 export function spawnTs(file: string, args: readonly string[] = []): ChildProcess {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', resolve(ROOT, file), ...args], {
+  const child = spawn(process.execPath, [...EXTRA, '--expose-gc', '--import', 'tsx', resolve(ROOT, file), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
@@ -31,14 +34,14 @@ export function reap(child: ChildProcess, graceMs = 2_000): Promise<void> {
   });
 }
 
-export function killAll(): void {
+function killAll(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 
 process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
     killAll();
-    process.exit(130);
+    process.exit(code);
   });
 }

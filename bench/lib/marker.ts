@@ -6,7 +6,7 @@
 // and reads the digits without parsing JSON; channel ids and user names cannot contain '#'.
 
 export const MARKER_START = 0x23; // '#'
-export const MARKER_LENGTH = 34;
+const MARKER_LENGTH = 34;
 
 /** Wall-clock time in microseconds, comparable across processes on one machine. */
 export function nowUs(): number {

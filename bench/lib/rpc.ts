@@ -71,6 +71,31 @@ export class RpcClient<A extends ApiShape, E extends EventShape> {
     this.listeners.delete(name);
   }
 
+  /** Resolves with the next `name` event; rejects if the child exits or nothing comes in time. */
+  next<N extends keyof E & string>(name: N, timeoutMs: number): Promise<E[N]> {
+    if (this.exited !== null) return Promise.reject(new Error(this.exited));
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off(name);
+        this.child.off('exit', onExit);
+      };
+      const onExit = (): void => {
+        done();
+        reject(new Error(this.exited ?? `${this.label} exited`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.label}: no ${name} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.child.once('exit', onExit);
+      this.on(name, (data) => {
+        done();
+        resolve(data);
+      });
+    });
+  }
+
   private receive(message: unknown): void {
     if (!isMessage(message)) return;
     if (message.rpc === 'reply') {

@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { BenchServer } from './host.js';
 import { channelIdOf } from './peer-protocol.js';
 
-export type OnConnection = (ws: WebSocket, socket: Duplex, channelId: string) => void;
+type OnConnection = (ws: WebSocket, socket: Duplex, channelId: string) => void;
 
 export async function listenChannels(onConnection: OnConnection): Promise<BenchServer> {
   const wss = new WebSocketServer({ noServer: true });

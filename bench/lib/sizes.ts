@@ -1,0 +1,42 @@
+// How big and how long every scenario is, for a full run and for the CI smoke run.
+
+export interface Sizes {
+  /** Length of each published message string: the 34-byte marker plus padding. */
+  messageLength: number;
+  /** How long receivers may take to catch up after publishing stops before a message counts as lost. */
+  drainTimeoutMs: number;
+  /** (a) One channel, one publisher as fast as credit allows, for each member count. */
+  flood: { members: number[]; credit: number; warmupMs: number; windowMs: number };
+  /** (b) One channel, one publisher at a fixed rate. */
+  latency: { members: number; hz: number; warmupMs: number; windowMs: number };
+  /** (c) Many channels; every member publishes at a low rate. */
+  manyRooms: { channels: number; perChannel: number; perMemberHz: number; warmupMs: number; windowMs: number };
+  /** (d) Authenticated members doing nothing. */
+  idle: { channels: number; perChannel: number; settleMs: number };
+  /** (e) Connections opened and authenticated as fast as possible, `inFlight` at a time per worker. */
+  storm: { connections: number; channels: number; inFlight: number };
+  /** (f) Empty channels reaped at once. */
+  reap: { channels: number };
+}
+
+export const FULL: Sizes = {
+  messageLength: 34,
+  drainTimeoutMs: 15_000,
+  flood: { members: [1_000, 5_000], credit: 256, warmupMs: 1_000, windowMs: 4_000 },
+  latency: { members: 1_000, hz: 40, warmupMs: 1_000, windowMs: 8_000 },
+  manyRooms: { channels: 1_000, perChannel: 10, perMemberHz: 0.5, warmupMs: 2_000, windowMs: 6_000 },
+  idle: { channels: 100, perChannel: 100, settleMs: 1_000 },
+  storm: { connections: 10_000, channels: 100, inFlight: 128 },
+  reap: { channels: 100_000 },
+};
+
+export const SMOKE: Sizes = {
+  messageLength: 34,
+  drainTimeoutMs: 5_000,
+  flood: { members: [20, 50], credit: 64, warmupMs: 200, windowMs: 500 },
+  latency: { members: 20, hz: 40, warmupMs: 200, windowMs: 600 },
+  manyRooms: { channels: 2, perChannel: 10, perMemberHz: 5, warmupMs: 200, windowMs: 600 },
+  idle: { channels: 2, perChannel: 10, settleMs: 100 },
+  storm: { connections: 50, channels: 2, inFlight: 16 },
+  reap: { channels: 1_000 },
+};

@@ -1,0 +1,198 @@
+// The report: every figure per server, the ratios rooms/ceiling and rooms/Socket.IO, the goals,
+// as a text table for stdout and as docs/benchmarks.md.
+import type { ServerName } from './lib/api.js';
+import type { FigureRow, Results } from './results.js';
+
+export const SERVER_LABELS: Record<ServerName, string> = {
+  rooms: 'rooms',
+  'ws-batched': 'ws batched (ceiling)',
+  'ws-send': 'ws send()',
+  socketio: 'Socket.IO 4',
+};
+
+export function formatValue(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return 'n/a';
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** rooms' median over `against`'s, or null when either is missing. */
+export function ratio(row: FigureRow, against: ServerName): number | null {
+  const ours = row.medians.rooms;
+  const theirs = row.medians[against];
+  if (ours === null || ours === undefined || theirs === null || theirs === undefined || theirs === 0) return null;
+  return ours / theirs;
+}
+
+export const formatRatio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
+
+interface Goal {
+  text: string;
+  figure: (row: FigureRow) => boolean;
+  /** The number compared, and whether it meets the goal. */
+  measure: (row: FigureRow) => { shown: string; met: boolean } | null;
+}
+
+function ratioGoal(text: string, against: ServerName, min: number | null, max: number | null, figure: Goal['figure']): Goal {
+  return {
+    text,
+    figure,
+    measure: (row) => {
+      const value = ratio(row, against);
+      if (value === null) return null;
+      return { shown: formatRatio(value), met: (min === null || value >= min) && (max === null || value <= max) };
+    },
+  };
+}
+
+function limitGoal(text: string, max: number, figure: Goal['figure']): Goal {
+  return {
+    text,
+    figure,
+    measure: (row) => {
+      const value = row.medians.rooms;
+      if (value === null || value === undefined) return null;
+      return { shown: `${formatValue(value)} ${row.unit}`, met: value <= max };
+    },
+  };
+}
+
+const metric = (row: FigureRow): string => row.id.slice(row.id.indexOf('.') + 1);
+
+const GOALS: Goal[] = [
+  ratioGoal('flood ≥ 0.8× ceiling', 'ws-batched', 0.8, null, (row) => row.scenario === 'a' && metric(row) === 'rate'),
+  ratioGoal('flood ≥ 5× Socket.IO', 'socketio', 5, null, (row) => row.scenario === 'a' && metric(row) === 'rate'),
+  ratioGoal('p99 at fixed rate ≤ 1.2× ws send()', 'ws-send', null, 1.2, (row) => row.scenario === 'b' && metric(row) === 'p99'),
+  limitGoal('idle ≤ 9 KB RSS per member', 9, (row) => row.scenario === 'd' && metric(row) === 'rss'),
+  limitGoal('reap stall ≤ 50 ms', 50, (row) => row.scenario === 'f' && metric(row) === 'stall'),
+];
+
+interface GoalLine {
+  goal: string;
+  figure: string;
+  shown: string;
+  verdict: string;
+}
+
+function goalLines(results: Results): GoalLine[] {
+  return GOALS.flatMap((goal) =>
+    results.figures.filter(goal.figure).map((row) => {
+      const measured = goal.measure(row);
+      return {
+        goal: goal.text,
+        figure: row.label,
+        shown: measured?.shown ?? 'n/a',
+        verdict: measured === null ? 'not measured' : measured.met ? 'met' : 'not met',
+      };
+    }),
+  );
+}
+
+function tableCells(results: Results): string[][] {
+  const header = ['figure', 'unit', ...results.servers.map((s) => SERVER_LABELS[s]), 'rooms/ceiling', 'rooms/Socket.IO'];
+  const rows = results.figures.map((row) => [
+    row.label,
+    `${row.unit} (${row.better} is better)`,
+    ...results.servers.map((server) => formatValue(row.medians[server])),
+    formatRatio(ratio(row, 'ws-batched')),
+    formatRatio(ratio(row, 'socketio')),
+  ]);
+  return [header, ...rows];
+}
+
+function aligned(cells: string[][]): string {
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => [...row[column]!].length)));
+  const line = (row: string[]): string =>
+    row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function markdownTable(cells: string[][], rightFrom: number): string {
+  const line = (row: string[]): string => `| ${row.join(' | ')} |`;
+  const rule = cells[0]!.map((_, column) => (column >= rightFrom ? '---:' : '---'));
+  return [line(cells[0]!), line(rule), ...cells.slice(1).map(line)].join('\n');
+}
+
+export function textReport(results: Results): string {
+  const goals = goalLines(results).map((g) => [g.goal, g.figure, g.shown, g.verdict]);
+  const runs = results.options.runs;
+  return [
+    `medians of ${runs} run${runs === 1 ? '' : 's'}${results.options.smoke ? ' (SMOKE sizes: not figures to quote)' : ''}; ` +
+      `receiving clients: ${results.options.kind}; ${results.machine.cores} cores, ${results.machine.cpu}`,
+    '',
+    aligned(tableCells(results)),
+    '',
+    aligned([['goal for rooms', 'figure', 'measured', 'verdict'], ...goals]),
+  ].join('\n');
+}
+
+/** The range of mean frame sizes the flood's clients saw on the wire, over servers and runs. */
+function floodFrameBytes(results: Results): string {
+  const sizes = results.runs
+    .filter((run) => run.scenario === 'a' && (run.info.frameBytes ?? 0) > 0)
+    .map((run) => run.info.frameBytes!);
+  if (sizes.length === 0) return 'not visible to this client kind';
+  const low = Math.round(Math.min(...sizes));
+  const high = Math.round(Math.max(...sizes));
+  return low === high ? `${low} bytes` : `${low} to ${high} bytes depending on the server's envelope`;
+}
+
+export function markdownReport(results: Results, chartFile: string): string {
+  const { machine, options } = results;
+  const goals = goalLines(results).map((g) => [g.goal, g.figure, g.shown, g.verdict]);
+  return `# Benchmarks
+
+<!-- Generated by \`npx tsx bench/run.ts\` (bench/report.ts): edit those, not this file. -->
+
+Measured ${results.createdAt.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB,
+${machine.os}, Node ${machine.node}, ${machine.openFiles} open files per process; code at \`${machine.commit}\`.
+**Figures are noisy**: the server and the load generators share those ${machine.cores} cores over loopback,
+so each figure is the median of ${options.runs} run${options.runs === 1 ? '' : 's'}, and runs of the same
+figure often differ by 10% or more (every run's value is in \`bench/results/results.json\`).
+Receiving clients: **${options.kind}**${options.kind === 'minimal' ? ' (a bare `net.Socket` that only parses frame headers and the message marker)' : ' (the real ws / socket.io-client)'}.
+
+![Benchmark chart: each figure per server](${chartFile})
+
+## Figures
+
+${markdownTable(tableCells(results), 2)}
+
+Ratios are rooms' median over the ceiling's (ws batched) and over Socket.IO's: above 1 is better
+for figures where higher is better, below 1 where lower is better.
+
+## Goals for rooms
+
+${markdownTable([['goal', 'figure', 'measured', 'verdict'], ...goals], 4)}
+
+The benchmark asserts nothing: these verdicts are reported, never enforced.
+
+## What is measured
+
+${results.measurements.map((m) => `- **${m.title}.** ${m.method}`).join('\n')}
+
+Servers, each in its own process: *rooms* (this project); *ws batched*, the practical ceiling for
+Node (each message serialized and framed once, frames queued per member and written with one
+\`socket.write\` per member per tick); *ws send()*, raw ws calling \`send()\` per member;
+*Socket.IO 4* (\`io.to(room).emit\`, websocket transport only). A fresh server process per run.
+
+Load generators run in their own processes (a publisher and ${options.workers} receiving workers), with
+sockets bound to source addresses 127.0.0.2 and up. They count at the clients: every receiver must
+get every message exactly once and in order, or the run fails. Latency comes from a send timestamp
+in each message's payload, recorded in HDR histograms. Published messages are
+${results.sizes.messageLength}-character strings (a marker with a counter and a send timestamp); a delivered
+frame, with its JSON envelope, is ${floodFrameBytes(results)}. Server CPU is the server
+process's user + system time read from /proc (10 ms resolution), divided by the deliveries (or
+connections) counted at the clients in the same window.
+
+## Running it
+
+\`\`\`sh
+npx tsx bench/run.ts                      # everything, 3 runs each (about 10 minutes)
+npx tsx bench/run.ts --smoke              # tiny sizes, a few seconds per scenario (what CI runs)
+npx tsx bench/run.ts --only a --servers rooms,ws-batched --runs 5 --client ws
+\`\`\`
+`;
+}

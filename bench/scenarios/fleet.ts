@@ -1,0 +1,93 @@
+// The processes of a benchmark: client workers (kept for the whole invocation: one publisher,
+// several receivers) and one fresh server process per measurement.
+import type { ChildProcess } from 'node:child_process';
+import { protoOf, type Proto, type ServerApi, type ServerEvents, type ServerName, type WorkerApi, type WorkerEvents } from '../lib/api.js';
+import { reap, spawnTs } from '../lib/children.js';
+import { procCpuUs } from '../lib/proc-cpu.js';
+import { RpcClient } from '../lib/rpc.js';
+
+export type Worker = RpcClient<WorkerApi, WorkerEvents>;
+
+/** Raised when a server does not come up: run.ts stops the whole benchmark. */
+export class ServerStartError extends Error {}
+
+export class ServerHandle {
+  readonly proto: Proto;
+
+  constructor(
+    readonly name: ServerName,
+    readonly port: number,
+    readonly rpc: RpcClient<ServerApi, ServerEvents>,
+    private readonly child: ChildProcess,
+  ) {
+    this.proto = protoOf(name);
+  }
+
+  /** The server's CPU time (user + system) so far, microseconds: from /proc where there is one, else over IPC. */
+  async cpuUs(): Promise<number> {
+    const fromProc = this.child.pid === undefined ? null : procCpuUs(this.child.pid);
+    return fromProc ?? (await this.rpc.call('stats', { gc: false })).cpuUs;
+  }
+
+  /** Ends the server process first, so that closing sockets leave TIME_WAIT on the server's side. */
+  async stop(): Promise<void> {
+    this.rpc.notify('shutdown', null);
+    await reap(this.child);
+  }
+}
+
+const READY_MS = 30_000;
+
+export class Fleet {
+  private publisher: Worker | null = null;
+  private receivers: Worker[] = [];
+  private spawned = 0;
+
+  constructor(private readonly receiverCount: number) {}
+
+  /** The workers, respawning any that died in an earlier measurement. */
+  async workers(): Promise<{ publisher: Worker; receivers: Worker[]; all: Worker[] }> {
+    const reuse = (worker: Worker | null | undefined): Worker | Promise<Worker> =>
+      worker !== null && worker !== undefined && worker.alive ? worker : this.spawnWorker();
+    const all = await Promise.all([
+      reuse(this.publisher),
+      ...Array.from({ length: this.receiverCount }, (_, i) => reuse(this.receivers[i])),
+    ]);
+    const [publisher, ...receivers] = all;
+    this.publisher = publisher!;
+    this.receivers = receivers;
+    return { publisher: this.publisher, receivers, all };
+  }
+
+  /** Closes every client socket of every worker. */
+  async resetWorkers(): Promise<void> {
+    const live = [this.publisher, ...this.receivers].filter((w): w is Worker => w !== null && w.alive);
+    await Promise.all(live.map((worker) => worker.call('reset', null, 30_000)));
+  }
+
+  async startServer(name: ServerName): Promise<ServerHandle> {
+    const child = spawnTs(`bench/servers/${name}.ts`);
+    const rpc = new RpcClient<ServerApi, ServerEvents>(child, `server ${name}`);
+    try {
+      const { port } = await rpc.next('listening', READY_MS);
+      return new ServerHandle(name, port, rpc, child);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new ServerStartError(`server ${name} failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const workers = [this.publisher, ...this.receivers].filter((w): w is Worker => w !== null);
+    for (const worker of workers) if (worker.child.connected) worker.child.disconnect();
+    await Promise.all(workers.map((worker) => reap(worker.child)));
+    this.publisher = null;
+    this.receivers = [];
+  }
+
+  private async spawnWorker(): Promise<Worker> {
+    const worker: Worker = new RpcClient(spawnTs('bench/clients/worker.ts'), `worker ${++this.spawned}`);
+    await worker.next('ready', READY_MS);
+    return worker;
+  }
+}

@@ -1,0 +1,61 @@
+// (a) Fan-out flood: one channel, one publisher as fast as credit-based backpressure allows.
+// The publisher may run at most `credit` messages ahead of the slowest receiver: workers report
+// their slowest client's counter every 5 ms, and this harness forwards the new credit.
+import type { Sizes } from '../lib/sizes.js';
+import type { Worker } from './fleet.js';
+import { connectOneChannel, snapshot, sleep, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import type { Measurement } from './measurement.js';
+
+const CHANNEL = 'flood';
+const PROGRESS_MS = 5;
+
+export function flood(sizes: Sizes, memberCount: number): Measurement {
+  return {
+    key: `a${memberCount}`,
+    scenario: 'a',
+    title: `(a) Fan-out flood, 1 channel of ${memberCount.toLocaleString('en-US')} members`,
+    method:
+      `A publisher (a real client) sends as fast as credit allows: at most ${sizes.flood.credit} messages ahead of the ` +
+      `slowest receiver, whose progress the workers report every ${PROGRESS_MS} ms. Deliveries per second counted at ` +
+      `the clients over ${sizes.flood.windowMs / 1000} s after ${sizes.flood.warmupMs / 1000} s of warm-up; server CPU over the same window. ` +
+      'Servers that coalesce writes per tick gain from a larger window (more messages per tick); send() per member does not.',
+    figures: [
+      { metric: 'rate', label: `flood ${memberCount.toLocaleString('en-US')} members`, unit: 'deliveries/s', better: 'higher' },
+      { metric: 'cpu', label: `flood ${memberCount.toLocaleString('en-US')}: server CPU per delivery`, unit: 'µs', better: 'lower' },
+    ],
+    async run(server, ctx): Promise<Outcome> {
+      const { credit: ahead, warmupMs, windowMs } = sizes.flood;
+      const { publisher, all } = await connectOneChannel(ctx, server, CHANNEL, memberCount);
+      const slowest = new Map<Worker, number>(all.map((worker) => [worker, 0]));
+      let credit = ahead;
+      for (const worker of all) {
+        worker.on('progress', ({ minSeen }) => {
+          slowest.set(worker, minSeen);
+          const next = Math.min(...slowest.values()) + ahead;
+          if (next > credit) {
+            credit = next;
+            publisher.notify('credit', { credit });
+          }
+        });
+      }
+      await Promise.all(all.map((worker) => worker.call('watch', { intervalMs: PROGRESS_MS })));
+      publisher.notify('credit', { credit });
+      try {
+        await sleep(warmupMs);
+        const before = await snapshot(server, all, false, false);
+        await sleep(windowMs);
+        const after = await snapshot(server, all, false, false);
+        const sent = await stopPublishing([publisher]);
+        const problems = await verify(ctx, all, sent);
+        const window = windowOf(before, after);
+        return {
+          values: { rate: window.perSecond, cpu: window.cpuUsPerDelivery },
+          info: { members: memberCount, delivered: window.delivered, frameBytes: window.frameBytes, sent: totalSent(sent), credit: ahead },
+          problems,
+        };
+      } finally {
+        for (const worker of all) worker.off('progress');
+      }
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// Every measurement of a run, in order, sized by `sizes`.
+import type { Sizes } from '../lib/sizes.js';
+import { flood } from './flood.js';
+import { idle } from './idle.js';
+import { latency } from './latency.js';
+import { manyRooms } from './many-rooms.js';
+import type { Measurement, ScenarioId } from './measurement.js';
+import { reap } from './reap.js';
+import { storm } from './storm.js';
+
+export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measurement[] {
+  const all: Measurement[] = [
+    ...sizes.flood.members.map((count) => flood(sizes, count)),
+    latency(sizes),
+    manyRooms(sizes),
+    idle(sizes),
+    storm(sizes),
+    reap(sizes),
+  ];
+  return all.filter((measurement) => only.includes(measurement.scenario));
+}

@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { onCleanup } from './support/cleanup.js';
+
+interface Results {
+  servers: string[];
+  figures: { id: string; medians: Record<string, number | null> }[];
+  runs: { measurement: string; server: string; problems: string[] }[];
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+// The benchmark is not a test and asserts no timings; this only keeps it from rotting: every
+// scenario runs against every server at tiny sizes, with nothing lost or duplicated.
+describe('the benchmark, at smoke sizes', function () {
+  this.timeout(180_000);
+
+  it('runs every scenario against every server and reports a figure for each', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rooms-bench-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--no-docs', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).to.equal(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
+    expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio']);
+    const scenarios = new Set(results.figures.map((f) => f.id[0]));
+    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f']);
+    for (const figure of results.figures) expect(figure.medians.rooms, figure.id).to.be.a('number');
+    for (const run of results.runs) expect(run.problems, `${run.measurement} ${run.server}`).to.deep.equal([]);
+  });
+});
