@@ -98,15 +98,9 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const config = resolveConfig(flags, io.env);
   const server = new RoomServer(config);
-  try {
-    await server.listen();
-  } catch (err) {
-    throw new CliError(listenFailure(err as NodeJS.ErrnoException, config), EXIT_FAILURE);
-  }
-  const { port } = server.address()!;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  for (const path of config.paths) io.stdout(`rooms listening on ws://${host}:${port}${path}?id=<channel>\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listen for the signals before telling anyone where to connect, so a stop that follows the
+  // banner at once is never missed.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     const stop = (received: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -115,6 +109,15 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  try {
+    await server.listen();
+  } catch (err) {
+    throw new CliError(listenFailure(err as NodeJS.ErrnoException, config), EXIT_FAILURE);
+  }
+  const { port } = server.address()!;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  for (const path of config.paths) io.stdout(`rooms listening on ws://${host}:${port}${path}?id=<channel>\n`);
+  const signal = await stopped;
   server.log.info({ signal }, 'shutting down');
   await server.close();
   return 0;
