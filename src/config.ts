@@ -27,6 +27,8 @@ export interface Config {
   maxPayload: number;
   /** Milliseconds that members get to answer the 1001 close on shutdown before being cut. */
   shutdownTimeout: number;
+  /** Bytes a member may have waiting to be sent before it is closed as too slow. */
+  maxBufferedBytes: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -40,6 +42,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   reapSchedule: '*/5 * * * *',
   maxPayload: 65_536,
   shutdownTimeout: 3_000,
+  maxBufferedBytes: 1_048_576,
 });
 
 type Parse<T> = (value: unknown, where: string) => T;
@@ -123,6 +126,7 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'heartbeatInterval', env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
   row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
   row({ key: 'maxPayload', env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
+  row({ key: 'maxBufferedBytes', env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
 ];
 

@@ -29,6 +29,7 @@ const ROWS = {
   },
   name_taken: { message: 'auth error,user name already exist', close: 4409 },
   auth_timeout: { message: 'auth timeout: send auth within the deadline', close: 4408 },
+  too_slow: { message: 'too slow: the connection did not keep up with its messages', close: 4000 },
   no_such_user: { message: 'no such user in this channel' },
   bad_recipients: { message: 'with_clients must be a non-empty array of user names' },
   bad_message: { message: 'message is required' },

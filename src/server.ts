@@ -52,7 +52,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.handler = new ProtocolHandler({
       authTimeout: this.config.authTimeout,
       signer: new TokenSigner(this.config.secret),
-      outbox: new Outbox(),
+      outbox: new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member)),
       log: this.log,
     });
     this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.handler.members);

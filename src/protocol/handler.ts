@@ -91,6 +91,13 @@ export class ProtocolHandler {
     member.ws.close(code, truncateReason(reason));
   }
 
+  /** Gives up on a member that does not read: closes it as too slow, writing nothing more to it. */
+  slow(member: Member): void {
+    this.log.warn({ user: member.name, channel: member.channel.id, buffered: member.socket.writableLength }, 'closing a member that is too slow');
+    member.pending = null;
+    member.ws.close(ERRORS.too_slow.close, 'too slow');
+  }
+
   private send(member: Member, json: string): void {
     this.outbox.send(member, textFrame(json));
   }

@@ -16,6 +16,16 @@ export class Outbox {
   private dirty: Member[] = [];
   private scheduled = false;
 
+  /**
+   * @param maxBufferedBytes what a member may have waiting in its socket before it is given up on
+   * @param onSlow called once for a member past that cap; nothing more is written to it, so the
+   * memory a reader that never reads can hold stays bounded by about the cap (seed 003's rule)
+   */
+  constructor(
+    private readonly maxBufferedBytes: number,
+    private readonly onSlow: (member: Member) => void,
+  ) {}
+
   /** Queues a frame for a member; it leaves on this tick's flush, after anything queued before it. */
   send(member: Member, frame: Buffer): void {
     const pending = member.pending;
@@ -38,7 +48,7 @@ export class Outbox {
     const pending = member.pending;
     if (pending === null) return;
     member.pending = null;
-    write(member, pending);
+    this.write(member, Array.isArray(pending) ? Buffer.concat(pending) : pending);
   }
 
   /** Drops whatever is queued for a member that is gone. */
@@ -59,16 +69,22 @@ export class Outbox {
       if (pending === null) continue;
       member.pending = null;
       if (!Array.isArray(pending)) {
-        write(member, pending);
+        this.write(member, pending);
       } else {
         if (lastList === null || !sameFrames(pending, lastList)) {
           lastList = pending;
           lastJoined = Buffer.concat(pending);
         }
-        write(member, lastJoined!);
+        this.write(member, lastJoined!);
       }
     }
   };
+
+  private write(member: Member, data: Buffer): void {
+    if (member.ws.readyState !== WebSocket.OPEN) return;
+    if (member.socket.writableLength > this.maxBufferedBytes) return this.onSlow(member);
+    member.socket.write(data);
+  }
 }
 
 function sameFrames(a: Buffer[], b: Buffer[]): boolean {
@@ -77,7 +93,3 @@ function sameFrames(a: Buffer[], b: Buffer[]): boolean {
   return true;
 }
 
-function write(member: Member, pending: Buffer | Buffer[]): void {
-  if (member.ws.readyState !== WebSocket.OPEN) return;
-  member.socket.write(Array.isArray(pending) ? Buffer.concat(pending) : pending);
-}

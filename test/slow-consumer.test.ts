@@ -1,0 +1,50 @@
+import { expect } from 'chai';
+import { join } from './support/client.js';
+import { startServer } from './support/server.js';
+
+const CAP = 256 * 1024;
+const MESSAGES = 20_000;
+const WINDOW = 50;
+const PAYLOAD = 'x'.repeat(1_000);
+
+interface Pausable {
+  _socket: { pause(): void; resume(): void };
+}
+
+describe('slow consumers', () => {
+  it('a member that never reads is closed with 4000 "too slow" while the others get every message, and memory stays bounded', async () => {
+    const { url } = await startServer({ maxBufferedBytes: CAP });
+    const publisher = await join(url('1'), 'publisher');
+    const reader = await join(url('1'), 'reader');
+    const sleeper = await join(url('1'), 'sleeper');
+    (sleeper.client.ws as unknown as Pausable)._socket.pause();
+    publisher.client.ws.removeAllListeners('message');
+    reader.client.ws.removeAllListeners('message');
+    const before = process.memoryUsage().arrayBuffers;
+
+    // The reader takes frames straight from ws and checks their order; the publisher keeps at
+    // most WINDOW messages ahead of it, as a well-behaved client would.
+    let received = 0;
+    let outOfOrder: string | null = null;
+    let wake: (() => void) | null = null;
+    reader.client.ws.on('message', (data: Buffer) => {
+      const { message } = JSON.parse(data.toString()) as { message: { n: number } };
+      if (message.n !== received && outOfOrder === null) outOfOrder = `expected ${received}, got ${message.n}`;
+      received += 1;
+      wake?.();
+    });
+    let peak = 0;
+    for (let n = 0; n < MESSAGES; n += WINDOW) {
+      for (let i = n; i < n + WINDOW; i += 1) publisher.client.send({ event: 'broadcast', message: { n: i, pad: PAYLOAD } });
+      while (received < n + WINDOW) await new Promise<void>((resolve) => (wake = resolve));
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+    }
+
+    expect(outOfOrder).to.equal(null);
+    expect(received).to.equal(MESSAGES);
+    // 20 MB went to the sleeper's queue; without the cap the server would hold nearly all of it.
+    expect(peak).to.be.below(12 * 1024 * 1024);
+    (sleeper.client.ws as unknown as Pausable)._socket.resume();
+    expect(await sleeper.client.closed).to.deep.equal({ code: 4000, reason: 'too slow' });
+  });
+});
