@@ -27,6 +27,8 @@ export interface Config {
   maxPayload: number;
   /** Milliseconds that members get to answer the 1001 close on shutdown before being cut. */
   shutdownTimeout: number;
+  /** Milliseconds a client has to send the complete upgrade request; a slower one is dropped. */
+  handshakeTimeout: number;
   /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: number;
 }
@@ -43,6 +45,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   maxPayload: 65_536,
   shutdownTimeout: 3_000,
   maxBufferedBytes: 1_048_576,
+  handshakeTimeout: 10_000,
 });
 
 type Parse<T> = (value: unknown, where: string) => T;
@@ -60,7 +63,16 @@ export interface Setting<K extends keyof Config = keyof Config> {
 }
 
 function fail(where: string, accepts: string, value: unknown): never {
-  throw new ConfigError(where, `${where} must be ${accepts} (got ${JSON.stringify(value) ?? String(value)})`);
+  throw new ConfigError(where, `${where} must be ${accepts} (got ${show(value)})`);
+}
+
+/** A value as the user wrote it, for an error message; never throws (bigints, cycles). */
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return typeof value === 'object' && value !== null ? Object.prototype.toString.call(value) : String(value);
+  }
 }
 
 function integer(min: number, max: number): Parse<number> {
@@ -126,6 +138,7 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'heartbeatInterval', env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
   row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
   row({ key: 'maxPayload', env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
+  row({ key: 'handshakeTimeout', env: 'ROOMS_HANDSHAKE_TIMEOUT', flag: 'handshake-timeout', arg: '<ms>', describe: 'milliseconds a client has to send its complete upgrade request', parse: integer(100, 600_000) }),
   row({ key: 'maxBufferedBytes', env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
 ];

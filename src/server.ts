@@ -26,6 +26,9 @@ export interface RoomServerEvents {
 
 type State = 'new' | 'running' | 'closing' | 'closed';
 
+/** Upgrade requests carry a few short headers; anything near this size is not a WebSocket client. */
+const MAX_HEADER_BYTES = 8_192;
+
 /**
  * A room server: one http.Server taking every upgrade and routing it to a channel. States go
  * new -> running -> closing -> closed; close() may be called at any point, any number of times.
@@ -59,17 +62,21 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => this.emit('reap', removed));
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
-    this.http = createServer((req, res) =>
+    // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
+    // connections on an interval, so the interval is a fraction of the timeout.
+    const handshake = this.config.handshakeTimeout;
+    const serverOptions = {
+      headersTimeout: handshake,
+      requestTimeout: handshake,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(handshake / 4))),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    };
+    this.http = createServer(serverOptions, (req, res) =>
       handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting }, req, res),
     );
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade({ paths, registry: this.registry, handler: this.handler, accepting }, req, socket, head),
     );
-    this.http.on('clientError', (err, socket) => {
-      this.log.debug({ err: err.message }, 'bad HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
   }
 
   /** Open connections across all channels, named or not. */
