@@ -33,6 +33,8 @@ const ROWS = {
   no_such_user: { message: 'no such user in this channel' },
   bad_recipients: { message: 'with_clients must be a non-empty array of user names' },
   bad_message: { message: 'message is required' },
+  message_too_deep: { message: 'message nests arrays or objects more than 64 levels deep' },
+  internal_error: { message: 'internal error: the server could not handle this frame', close: 1011 },
   bad_id: { message: 'id must be a string of at most 64 characters or a finite number' },
   bad_presence: { message: 'presence must be true or false' },
   unknown_path: { message: 'unknown path', status: 404 },

@@ -30,6 +30,8 @@ describe('protocol v1', () => {
     for (const [label, user] of [
       ['longer than 32 characters', 'x'.repeat(33)],
       ['with a control character', 'ali\u0007ce'],
+      ['with a right-to-left override', 'alice\u202Eevil'],
+      ['with a lone surrogate', 'ali\ud800ce'],
       ['blank after trimming', '   '],
       ['not a string', 42],
     ] as const) {

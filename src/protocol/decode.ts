@@ -2,7 +2,10 @@ import type { Decoded, Request, RequestId } from './messages.js';
 
 const MAX_NAME = 32;
 const MAX_ID = 64;
-const CONTROL = /\p{Cc}/u;
+/** Control characters, lone surrogates and bidi overrides: a name must print as what it is. */
+const CONTROL = /[\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]/u;
+/** Deeper messages are refused: re-serializing them would exhaust the stack. */
+export const MAX_DEPTH = 64;
 
 type Fields = Record<string, unknown>;
 
@@ -42,6 +45,7 @@ function decodeEvent(event: string, f: Fields): Decoded {
       const auth = token(f.auth);
       if (auth === false) return badToken();
       if (f.message === undefined) return { ok: false, code: 'bad_message' };
+      if (tooDeep(f.message)) return { ok: false, code: 'message_too_deep' };
       return ok({ event, auth, message: f.message });
     }
     case 'close':
@@ -69,6 +73,7 @@ function decodeTalk(f: Fields): Decoded {
   const auth = token(f.auth);
   if (auth === false) return badToken();
   if (f.message === undefined) return { ok: false, code: 'bad_message' };
+  if (tooDeep(f.message)) return { ok: false, code: 'message_too_deep' };
   // The seed spells it with_cilents; the correct spelling is accepted too.
   const raw = f.with_cilents ?? f.with_clients;
   if (raw === undefined || raw === null) return ok({ event: 'talk_with', auth, message: f.message });
@@ -76,6 +81,23 @@ function decodeTalk(f: Fields): Decoded {
     return { ok: false, code: 'bad_recipients' };
   }
   return ok({ event: 'talk_with', auth, message: f.message, to: raw });
+}
+
+/** Whether a parsed JSON value nests arrays or objects more than MAX_DEPTH levels; iterative. */
+function tooDeep(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  let level: unknown[] = [value];
+  for (let depth = 1; level.length > 0; depth += 1) {
+    if (depth > MAX_DEPTH) return true;
+    const next: unknown[] = [];
+    for (const item of level) {
+      for (const child of Object.values(item as object)) {
+        if (typeof child === 'object' && child !== null) next.push(child);
+      }
+    }
+    level = next;
+  }
+  return false;
 }
 
 function ok(request: Request): Decoded {

@@ -48,7 +48,14 @@ export class ProtocolHandler {
     const byWs = this.byWs;
     this.onMessage = function (data, isBinary) {
       const member = byWs.get(this);
-      if (member !== undefined) handler.message(member, toBuffer(data), isBinary);
+      if (member === undefined) return;
+      try {
+        handler.message(member, toBuffer(data), isBinary);
+      } catch (err) {
+        // A frame the code did not foresee costs its own connection, never the server.
+        handler.log.error({ err, user: member.name }, 'failed to handle a frame');
+        handler.fail(member, 'internal_error');
+      }
     };
     this.onClose = function () {
       const member = byWs.get(this);
