@@ -66,7 +66,7 @@ function serveOptions(command: Command): Command {
     if (setting.flag === undefined) continue;
     const shown = JSON.stringify(DEFAULTS[setting.key]);
     const describe = `${setting.describe} (default: ${shown}; env ${setting.env})`;
-    if (setting.key === 'paths') {
+    if (setting.key === 'paths' || setting.key === 'allowedOrigins') {
       command.option(`--${setting.flag} ${setting.arg}`, describe, (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     } else {
       command.option(`--${setting.flag} ${setting.arg}`, describe);

@@ -29,6 +29,26 @@ export interface Config {
   shutdownTimeout: number;
   /** Milliseconds a client has to send the complete upgrade request; a slower one is dropped. */
   handshakeTimeout: number;
+  /** Frames a connection may send per second on average (token bucket); 0 turns the limit off. */
+  messageRate: number;
+  /** Frames a connection may send at once before the rate applies. */
+  messageBurst: number;
+  /** Largest frame handled; a larger one (up to maxPayload) gets `message_too_long`. */
+  maxMessageBytes: number;
+  /** Most names one `talk_with` may address. */
+  maxRecipients: number;
+  /** Open connections allowed from one IP address. */
+  maxConnectionsPerIp: number;
+  /** Open connections allowed in one channel. */
+  maxMembersPerChannel: number;
+  /** Channels allowed to exist at once. */
+  maxChannels: number;
+  /** Open connections allowed on the server. */
+  maxConnections: number;
+  /** Origins allowed to connect (`*` matches a host name part); empty allows any. */
+  allowedOrigins: string[];
+  /** Whether an upgrade without an Origin header is refused. */
+  requireOrigin: boolean;
   /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: number;
 }
@@ -46,6 +66,16 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   shutdownTimeout: 3_000,
   maxBufferedBytes: 1_048_576,
   handshakeTimeout: 10_000,
+  messageRate: 20,
+  messageBurst: 40,
+  maxMessageBytes: 16_384,
+  maxRecipients: 100,
+  maxConnectionsPerIp: 100,
+  maxMembersPerChannel: 10_000,
+  maxChannels: 100_000,
+  maxConnections: 50_000,
+  allowedOrigins: [],
+  requireOrigin: false,
 });
 
 type Parse<T> = (value: unknown, where: string) => T;
@@ -123,6 +153,23 @@ const schedule: Parse<string> = (value, where) => {
   return value;
 };
 
+const origins: Parse<string[]> = (value, where) => {
+  const list = typeof value === 'string' ? value.split(',').map((o) => o.trim()).filter((o) => o !== '') : value;
+  if (!Array.isArray(list)) fail(where, 'a list of origins such as ["https://*.example.com"]', value);
+  return list.map((origin: unknown) => {
+    if (typeof origin !== 'string' || !/^https?:\/\/[A-Za-z0-9.*-]+(:\d+)?$/.test(origin)) {
+      fail(where, 'a list of origins like "https://app.example.com" or "https://*.example.com"', value);
+    }
+    return origin;
+  });
+};
+
+const flag: Parse<boolean> = (value, where) => {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  return fail(where, 'true or false', value);
+};
+
 function row<K extends keyof Config>(setting: Setting<K>): Setting {
   return setting as unknown as Setting;
 }
@@ -139,6 +186,16 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
   row({ key: 'maxPayload', env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
   row({ key: 'handshakeTimeout', env: 'ROOMS_HANDSHAKE_TIMEOUT', flag: 'handshake-timeout', arg: '<ms>', describe: 'milliseconds a client has to send its complete upgrade request', parse: integer(100, 600_000) }),
+  row({ key: 'messageRate', env: 'ROOMS_MESSAGE_RATE', flag: 'message-rate', arg: '<n>', describe: 'frames per second a connection may send on average; 0 for no limit', parse: integer(0, 1_000_000) }),
+  row({ key: 'messageBurst', env: 'ROOMS_MESSAGE_BURST', flag: 'message-burst', arg: '<n>', describe: 'frames a connection may send at once before the rate applies', parse: integer(1, 1_000_000) }),
+  row({ key: 'maxMessageBytes', env: 'ROOMS_MAX_MESSAGE_BYTES', flag: 'max-message-bytes', arg: '<bytes>', describe: 'largest frame handled; larger ones get message_too_long', parse: integer(64, 104_857_600) }),
+  row({ key: 'maxRecipients', env: 'ROOMS_MAX_RECIPIENTS', flag: 'max-recipients', arg: '<n>', describe: 'most names one talk_with may address', parse: integer(1, 100_000) }),
+  row({ key: 'maxConnectionsPerIp', env: 'ROOMS_MAX_CONNECTIONS_PER_IP', flag: 'max-connections-per-ip', arg: '<n>', describe: 'open connections allowed from one IP address (429 past it)', parse: integer(1, 10_000_000) }),
+  row({ key: 'maxMembersPerChannel', env: 'ROOMS_MAX_MEMBERS_PER_CHANNEL', flag: 'max-members-per-channel', arg: '<n>', describe: 'open connections allowed in one channel (503 past it)', parse: integer(1, 10_000_000) }),
+  row({ key: 'maxChannels', env: 'ROOMS_MAX_CHANNELS', flag: 'max-channels', arg: '<n>', describe: 'channels allowed at once (503 past it)', parse: integer(1, 100_000_000) }),
+  row({ key: 'maxConnections', env: 'ROOMS_MAX_CONNECTIONS', flag: 'max-connections', arg: '<n>', describe: 'open connections allowed on the server (503 past it)', parse: integer(1, 100_000_000) }),
+  row({ key: 'allowedOrigins', env: 'ROOMS_ALLOWED_ORIGINS', flag: 'allowed-origin', arg: '<origin>', describe: 'origin allowed to connect, * for a host name part; repeat for several; none allows any', parse: origins }),
+  row({ key: 'requireOrigin', env: 'ROOMS_REQUIRE_ORIGIN', flag: 'require-origin', arg: '<bool>', describe: 'refuse upgrades without an Origin header', parse: flag }),
   row({ key: 'maxBufferedBytes', env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
 ];

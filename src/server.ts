@@ -10,8 +10,9 @@ import { Heartbeat } from './heartbeat.js';
 import { handleRequest } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { ProtocolHandler } from './protocol/handler.js';
+import { RateLimit } from './protocol/rate.js';
 import { Outbox } from './transport/outbox.js';
-import { routeUpgrade } from './upgrade.js';
+import { originMatcher, routeUpgrade } from './upgrade.js';
 
 /** Settings for createRoomServer: any of the Config fields, plus a logger to use instead of a new one. */
 export interface RoomServerOptions extends Partial<Config> {
@@ -54,6 +55,9 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.registry = new ChannelRegistry({ maxPayload: this.config.maxPayload });
     this.handler = new ProtocolHandler({
       authTimeout: this.config.authTimeout,
+      rateLimit: new RateLimit(this.config.messageRate, this.config.messageBurst),
+      maxMessageBytes: this.config.maxMessageBytes,
+      maxRecipients: this.config.maxRecipients,
       signer: new TokenSigner(this.config.secret),
       outbox: new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member)),
       log: this.log,
@@ -62,6 +66,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => this.emit('reap', removed));
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
+    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, accepting, origins: originMatcher(this.config.allowedOrigins) };
     // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
     // connections on an interval, so the interval is a fraction of the timeout.
     const handshake = this.config.handshakeTimeout;
@@ -75,7 +80,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting }, req, res),
     );
     this.http.on('upgrade', (req, socket, head) =>
-      routeUpgrade({ paths, registry: this.registry, handler: this.handler, accepting }, req, socket, head),
+      routeUpgrade(upgrade, req, socket, head),
     );
   }
 

@@ -1,13 +1,16 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ChannelRegistry } from './channels/registry.js';
+import type { Config } from './config.js';
 import { statusOf, type ErrorCode } from './errors.js';
 import type { ProtocolHandler } from './protocol/handler.js';
 
 const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export interface UpgradeContext {
-  paths: readonly string[];
+  config: Readonly<Config>;
+  /** Whether an Origin header value may connect; null when any origin may. */
+  origins: ((origin: string) => boolean) | null;
   registry: ChannelRegistry;
   handler: ProtocolHandler;
   /** False once the server is shutting down: new connections are refused with 503. */
@@ -26,10 +29,11 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   const pathname = q === -1 ? url : url.slice(0, q);
   const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
 
+  const config = ctx.config;
   if (!ctx.accepting()) return refuse(socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
-  const path = ctx.paths.find((p) => p === pathname);
+  const path = config.paths.find((p) => p === pathname);
   if (path === undefined) {
-    return refuse(socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${ctx.paths[0]}?id=<id>`);
+    return refuse(socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${config.paths[0]}?id=<id>`);
   }
   const ids = params.getAll('id');
   if (ids.length === 0 || ids[0] === '') return refuse(socket, 'missing_id', `missing channel id; connect to ${path}?id=<id>`);
@@ -39,13 +43,50 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
     return refuse(socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
   }
 
+  const origin = req.headers.origin;
+  if (origin === undefined) {
+    if (config.requireOrigin) return refuse(socket, 'origin_not_allowed', 'an Origin header is required here');
+  } else if (ctx.origins !== null && !ctx.origins(origin)) {
+    return refuse(socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
+  }
+  const ip = req.socket.remoteAddress ?? 'unknown';
+  if ((ctx.handler.perIp.get(ip) ?? 0) >= config.maxConnectionsPerIp) {
+    return refuse(socket, 'too_many_from_ip', `too many connections from ${ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
+  }
+  if (ctx.handler.members.size >= config.maxConnections) {
+    return refuse(socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
+  }
+  const existing = ctx.registry.get(path, id);
+  if (existing === undefined && ctx.registry.size >= config.maxChannels) {
+    return refuse(socket, 'too_many_channels', `too many channels: the limit is ${config.maxChannels} (maxChannels); join an existing channel or try later`);
+  }
+  if (existing !== undefined && existing.connections.size >= config.maxMembersPerChannel) {
+    return refuse(socket, 'channel_full', `channel full: ${config.maxMembersPerChannel} connections (maxMembersPerChannel); try later`);
+  }
+
   // From here to the handshake's end all is synchronous: the reaper cannot remove this channel
   // between the lookup and the connection joining it.
   const channel = ctx.registry.getOrCreate(path, id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    ctx.handler.open(channel, ws, socket);
+    ctx.handler.open(channel, ws, socket, ip);
   });
+}
+
+/**
+ * Compiles allowedOrigins into one test; `*` stands for one or more host name labels, so
+ * `https://*.example.com` allows `https://a.example.com` and `https://a.b.example.com` but not
+ * `https://example.com`. Origins compare without regard to case. `null` never matches.
+ */
+export function originMatcher(allowed: readonly string[]): ((origin: string) => boolean) | null {
+  if (allowed.length === 0) return null;
+  const alternatives = allowed.map((o) => o.split('*').map(escapeRegExp).join('[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*'));
+  const pattern = new RegExp(`^(?:${alternatives.join('|')})$`, 'i');
+  return (origin) => pattern.test(origin);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** ws's abortHandshake, with a one-line body saying what is wrong. */

@@ -147,7 +147,7 @@ interface Siege {
  * over the run, and every half-finished handshake stays open throughout.
  */
 async function siege(): Promise<Siege> {
-  const started = await startServer({ maxPayload: MAX_PAYLOAD });
+  const started = await startServer({ maxPayload: MAX_PAYLOAD, messageRate: 0 });
   const { client: alice } = await join(started.url('x'), 'alice');
   const { client: bob } = await join(started.url('x'), 'bob');
   const attacks: Promise<Ending>[] = [];
@@ -194,7 +194,7 @@ describe('hostile connections', () => {
 
   for (const offence of OFFENCES) {
     it(`a connection that sends ${offence.what} is closed with ${offence.code} (${offence.meaning})`, async () => {
-      const { port, server } = await startServer({ maxPayload: MAX_PAYLOAD });
+      const { port, server } = await startServer({ maxPayload: MAX_PAYLOAD, messageRate: 0 });
       expect(await misbehave(port, offence.bytes())).to.deep.equal({ code: offence.code });
       await eventually(() => server.connections === 0, 'the server to forget the connection');
     });

@@ -7,20 +7,28 @@ const MESSAGES = 20_000;
 const WINDOW = 50;
 const PAYLOAD = 'x'.repeat(1_000);
 
+/** Heap and buffers in use after a full collection (mocha runs node with --expose-gc). */
+function memory(): number {
+  global.gc?.();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
 interface Pausable {
   _socket: { pause(): void; resume(): void };
 }
 
 describe('slow consumers', () => {
   it('a member that never reads is closed with 4000 "too slow" while the others get every message, and memory stays bounded', async () => {
-    const { url } = await startServer({ maxBufferedBytes: CAP });
+    const { url, server } = await startServer({ maxBufferedBytes: CAP, messageRate: 0 });
     const publisher = await join(url('1'), 'publisher');
     const reader = await join(url('1'), 'reader');
     const sleeper = await join(url('1'), 'sleeper');
     (sleeper.client.ws as unknown as Pausable)._socket.pause();
     publisher.client.ws.removeAllListeners('message');
     reader.client.ws.removeAllListeners('message');
-    const before = process.memoryUsage().arrayBuffers;
+    const queued = server.registry.get('/channel', '1')!.members.get('sleeper')!.socket;
+    const before = memory();
 
     // The reader takes frames straight from ws and checks their order; the publisher keeps at
     // most WINDOW messages ahead of it, as a well-behaved client would.
@@ -33,17 +41,19 @@ describe('slow consumers', () => {
       received += 1;
       wake?.();
     });
-    let peak = 0;
+    let peakQueued = 0;
     for (let n = 0; n < MESSAGES; n += WINDOW) {
       for (let i = n; i < n + WINDOW; i += 1) publisher.client.send({ event: 'broadcast', message: { n: i, pad: PAYLOAD } });
       while (received < n + WINDOW) await new Promise<void>((resolve) => (wake = resolve));
-      peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+      peakQueued = Math.max(peakQueued, queued.writableLength);
     }
+    const grown = memory() - before;
 
     expect(outOfOrder).to.equal(null);
     expect(received).to.equal(MESSAGES);
-    // 20 MB went to the sleeper's queue; without the cap the server would hold nearly all of it.
-    expect(peak).to.be.below(12 * 1024 * 1024);
+    // 20 MB went to the sleeper; without the cap the server would hold nearly all of it.
+    expect(peakQueued).to.be.below(CAP + WINDOW * 2 * PAYLOAD.length);
+    expect(grown).to.be.below(4 * CAP + 4 * 1024 * 1024);
     (sleeper.client.ws as unknown as Pausable)._socket.resume();
     expect(await sleeper.client.closed).to.deep.equal({ code: 4000, reason: 'too slow' });
   });

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import type { Bucket } from '../protocol/rate.js';
 import type { Channel } from './channel.js';
 
 /**
@@ -19,6 +20,8 @@ export class Member {
   pending: Buffer | Buffer[] | null = null;
   /** The auth deadline, cleared once the connection is named or gone. */
   authTimer: NodeJS.Timeout | null = null;
+  /** The rate limit's bucket; null when the server has no rate limit. */
+  bucket: Bucket | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -27,5 +30,7 @@ export class Member {
     readonly channel: Channel,
     /** Random per connection; part of what the token is bound to. */
     readonly connection: string,
+    /** The client's IP address, counted against maxConnectionsPerIp. */
+    readonly ip: string,
   ) {}
 }

@@ -42,8 +42,9 @@ export interface ErrorDetails {
   message?: string;
   re?: RequestId;
   user?: string;
+  retryAfterMs?: number;
 }
 
 export function errorEvent(code: ErrorCode, details: ErrorDetails = {}): string {
-  return JSON.stringify({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user });
+  return JSON.stringify({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user, retryAfterMs: details.retryAfterMs });
 }

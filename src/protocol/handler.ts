@@ -11,9 +11,13 @@ import type { Outbox } from '../transport/outbox.js';
 import { decode } from './decode.js';
 import * as encode from './encode.js';
 import type { Request } from './messages.js';
+import type { RateLimit } from './rate.js';
 
 export interface HandlerOptions {
   authTimeout: number;
+  rateLimit: RateLimit;
+  maxMessageBytes: number;
+  maxRecipients: number;
   signer: TokenSigner;
   outbox: Outbox;
   log: Logger;
@@ -33,6 +37,8 @@ const NORMAL_CLOSE = 1000;
 export class ProtocolHandler {
   /** Every open connection across all channels. */
   readonly members = new Set<Member>();
+  /** Open connections per client IP address. */
+  readonly perIp = new Map<string, number>();
   private readonly byWs = new WeakMap<WebSocket, Member>();
   private readonly outbox: Outbox;
   private readonly log: Logger;
@@ -72,10 +78,12 @@ export class ProtocolHandler {
   }
 
   /** Takes a freshly upgraded connection into its channel and starts its auth deadline. */
-  open(channel: Channel, ws: WebSocket, socket: Duplex): Member {
-    const member = new Member(ws, socket, channel, randomBytes(9).toString('base64url'));
+  open(channel: Channel, ws: WebSocket, socket: Duplex, ip: string): Member {
+    const member = new Member(ws, socket, channel, randomBytes(9).toString('base64url'), ip);
     this.byWs.set(ws, member);
     this.members.add(member);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    if (this.options.rateLimit.enabled) member.bucket = this.options.rateLimit.fresh(Date.now());
     channel.connections.add(member);
     member.authTimer = setTimeout(this.authExpired, this.options.authTimeout, member);
     ws.on('message', this.onMessage);
@@ -115,6 +123,18 @@ export class ProtocolHandler {
   };
 
   private message(member: Member, data: Buffer, isBinary: boolean): void {
+    if (member.bucket !== null) {
+      const verdict = this.options.rateLimit.take(member.bucket, Date.now());
+      if (verdict.act === 'close') return this.close(member, ERRORS.rate_limited.close!, 'rate limited');
+      if (verdict.act === 'refuse') {
+        if (verdict.warn) this.send(member, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
+        return;
+      }
+    }
+    if (data.length > this.options.maxMessageBytes) {
+      const message = `message too long: ${data.length} bytes, the limit is ${this.options.maxMessageBytes}`;
+      return this.fail(member, 'message_too_long', { message });
+    }
     if (isBinary) {
       // Seed C1: binary frames are opaque and go to the other members unchanged.
       if (member.name === null) return this.fail(member, 'not_authenticated');
@@ -188,6 +208,10 @@ export class ProtocolHandler {
 
   /** A message to the named members only; each name not in the channel gets the sender an error. */
   private direct(member: Named, request: Of<'talk_with'>, names: string[]): void {
+    if (names.length > this.options.maxRecipients) {
+      const message = `too many recipients: ${names.length}, the limit is ${this.options.maxRecipients}`;
+      return this.fail(member, 'too_many_recipients', { message, re: request.id });
+    }
     const channel = member.channel;
     const recipients = new Set<Member>();
     for (const name of new Set(names)) {
@@ -208,6 +232,9 @@ export class ProtocolHandler {
   private closed(member: Member): void {
     this.byWs.delete(member.ws);
     this.members.delete(member);
+    const fromIp = (this.perIp.get(member.ip) ?? 1) - 1;
+    if (fromIp === 0) this.perIp.delete(member.ip);
+    else this.perIp.set(member.ip, fromIp);
     this.outbox.discard(member);
     if (member.authTimer !== null) clearTimeout(member.authTimer);
     member.authTimer = null;

@@ -60,3 +60,20 @@ function parse(text: string, closed: boolean): RawResponse {
   }
   return { status: Number(statusLine.split(' ')[1]), headers, body: split === -1 ? '' : text.slice(split + 4), closed };
 }
+
+/**
+ * Sends an upgrade request and resolves with the response: at once for a 101 (the connection stays
+ * open), or with the body once the server has closed the connection for a refusal.
+ */
+export function tryUpgrade(socket: Socket, request: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.startsWith('HTTP/1.1 101') && text.includes('\r\n\r\n')) resolve(parse(text, false));
+    });
+    socket.once('error', reject);
+    socket.once('close', () => resolve(parse(text, true)));
+    socket.write(request);
+  });
+}
