@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, type Config } from './config.js';
+import { mintToken } from './auth/jwt.js';
 import { ConfigError } from './errors.js';
+import { validName } from './protocol/decode.js';
 import { RoomServer } from './server.js';
 
 const PACKAGE_ROOT = new URL('../', import.meta.url);
@@ -43,6 +45,16 @@ export async function main(args: string[], io: Io = defaultIo()): Promise<number
   };
   serveOptions(program).action(serveAction);
   serveOptions(program.command('serve').description('start the server (what rooms does with no command)')).action(serveAction);
+  program
+    .command('token')
+    .description('print a token signed with jwtSecret, as your application would mint one')
+    .requiredOption('--user <name>', 'the user the token names (its sub)')
+    .option('--channel <id>', 'a channel id or path:id pattern the token allows; repeat for several (default: any)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option('--ttl <seconds>', 'seconds until the token expires (default: 300)')
+    .option('-c, --config <file>', 'JSON config file holding jwtSecret')
+    .action(async (flags: Record<string, unknown>) => {
+      await token(flags, io);
+    });
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {
@@ -121,6 +133,19 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   server.log.info({ signal }, 'shutting down');
   await server.close();
   return 0;
+}
+
+async function token(flags: Record<string, unknown>, io: Io): Promise<void> {
+  const config = resolveConfig({ config: flags.config }, io.env);
+  if (config.jwtSecret === null) throw new CliError('set jwtSecret (ROOMS_JWT_SECRET, or jwtSecret in a --config file) to sign tokens', EXIT_USAGE);
+  const ttl = flags.ttl === undefined ? 300 : Number(flags.ttl);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 31_536_000) {
+    throw new CliError(`--ttl must be an integer from 1 to 31536000 seconds (got ${JSON.stringify(flags.ttl)})`, EXIT_USAGE);
+  }
+  const user = validName(flags.user);
+  if (user === null) throw new CliError(`--user must be 1 to 32 characters with no control characters (got ${JSON.stringify(flags.user)})`, EXIT_USAGE);
+  const channels = flags.channel as string[] | undefined;
+  io.stdout(`${await mintToken(config.jwtSecret, { user, ttl, ...(channels === undefined ? {} : { channels }) })}\n`);
 }
 
 function listenFailure(err: NodeJS.ErrnoException, config: Config): string {

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors.js';
 
+export const AUTH_MODES = ['open', 'token'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -17,6 +20,10 @@ export interface Config {
   logLevel: LogLevel;
   /** Secret for connection tokens; null picks a random one per process. */
   secret: string | null;
+  /** `open`: clients pick their names; `token`: names come only from JWTs signed with jwtSecret. */
+  authMode: AuthMode;
+  /** The HS256 secret shared with the application that mints tokens; required in token mode. */
+  jwtSecret: string | null;
   /** Milliseconds a new connection has to send a valid `auth`. */
   authTimeout: number;
   /** Milliseconds between pings; a member that missed the previous ping is terminated. */
@@ -59,6 +66,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   paths: ['/channel'],
   logLevel: 'info',
   secret: null,
+  authMode: 'open',
+  jwtSecret: null,
   authTimeout: 10_000,
   heartbeatInterval: 30_000,
   reapSchedule: '*/5 * * * *',
@@ -148,6 +157,18 @@ const secret: Parse<string | null> = (value, where) => {
   return value;
 };
 
+const authMode: Parse<AuthMode> = (value, where) => {
+  const mode = AUTH_MODES.find((m) => m === value);
+  if (mode === undefined) fail(where, `one of ${AUTH_MODES.join(', ')}`, value);
+  return mode;
+};
+
+const jwtSecret: Parse<string | null> = (value, where) => {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length < 32) fail(where, 'a string of at least 32 characters, or null', value);
+  return value;
+};
+
 const schedule: Parse<string> = (value, where) => {
   if (typeof value !== 'string' || !validCron(value)) fail(where, 'a cron expression such as "*/5 * * * *"', value);
   return value;
@@ -181,6 +202,8 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'paths', env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
   row({ key: 'logLevel', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: logLevel }),
   row({ key: 'secret', env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secret }),
+  row({ key: 'authMode', env: 'ROOMS_AUTH_MODE', flag: 'auth-mode', arg: '<mode>', describe: 'open (clients pick names) or token (names come from JWTs)', parse: authMode }),
+  row({ key: 'jwtSecret', env: 'ROOMS_JWT_SECRET', arg: '<secret>', describe: 'HS256 secret shared with the app that mints tokens', parse: jwtSecret }),
   row({ key: 'authTimeout', env: 'ROOMS_AUTH_TIMEOUT', flag: 'auth-timeout', arg: '<ms>', describe: 'milliseconds a new connection has to send auth', parse: integer(1, 3_600_000) }),
   row({ key: 'heartbeatInterval', env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
   row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
@@ -249,9 +272,12 @@ export function loadConfigFile(file: string): Partial<Config> {
   return parsePartial(json, file);
 }
 
-/** Merges layers over DEFAULTS, later layers winning. */
+/** Merges layers over DEFAULTS, later layers winning, and checks the settings that go together. */
 export function mergeConfig(...layers: Partial<Config>[]): Config {
-  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths] };
+  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths], allowedOrigins: [...DEFAULTS.allowedOrigins] };
   for (const layer of layers) Object.assign(merged, layer);
+  if (merged.authMode === 'token' && merged.jwtSecret === null) {
+    throw new ConfigError('jwtSecret', 'authMode token needs jwtSecret: set ROOMS_JWT_SECRET or jwtSecret in a config file');
+  }
   return merged;
 }

@@ -22,7 +22,8 @@ const ROWS = {
   unknown_event: { message: 'unkonwn command' },
   not_authenticated: { message: 'not authenticated: send {"event":"auth","user":NAME} first' },
   already_authenticated: { message: 'already authenticated on this connection' },
-  bad_token: { message: 'auth error,bad token: send the token from your "token" reply' },
+  bad_token: { message: 'auth error,bad token: send the token from your "token" reply', status: 401 },
+  token_expired: { message: 'token expired: send a fresh one in a refresh event before it runs out', close: 4401 },
   invalid_name: {
     message: 'auth error,invalid user name: use 1 to 32 characters, no control characters',
     close: 4400,

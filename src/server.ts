@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { JwtVerifier } from './auth/jwt.js';
 import { TokenSigner } from './auth/token.js';
 import { Reaper } from './channels/reaper.js';
 import { ChannelRegistry } from './channels/registry.js';
@@ -53,8 +54,10 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.config = mergeConfig(parsePartial(settings, 'createRoomServer options'));
     this.log = logger ?? createLogger(this.config.logLevel);
     this.registry = new ChannelRegistry({ maxPayload: this.config.maxPayload });
+    const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
     this.handler = new ProtocolHandler({
       authTimeout: this.config.authTimeout,
+      jwt,
       rateLimit: new RateLimit(this.config.messageRate, this.config.messageBurst),
       maxMessageBytes: this.config.maxMessageBytes,
       maxRecipients: this.config.maxRecipients,
@@ -66,7 +69,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => this.emit('reap', removed));
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
-    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, accepting, origins: originMatcher(this.config.allowedOrigins) };
+    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, jwt, accepting, origins: originMatcher(this.config.allowedOrigins) };
     // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
     // connections on an interval, so the interval is a fraction of the timeout.
     const handshake = this.config.handshakeTimeout;

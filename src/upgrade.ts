@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Identity, JwtVerifier } from './auth/jwt.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
 import { statusOf, type ErrorCode } from './errors.js';
@@ -13,6 +14,8 @@ export interface UpgradeContext {
   origins: ((origin: string) => boolean) | null;
   registry: ChannelRegistry;
   handler: ProtocolHandler;
+  /** Verifies tokens given at the upgrade in token mode; null in open mode. */
+  jwt: JwtVerifier | null;
   /** False once the server is shutting down: new connections are refused with 503. */
   accepting: () => boolean;
 }
@@ -50,27 +53,49 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
     return refuse(socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
   }
   const ip = req.socket.remoteAddress ?? 'unknown';
-  if ((ctx.handler.perIp.get(ip) ?? 0) >= config.maxConnectionsPerIp) {
-    return refuse(socket, 'too_many_from_ip', `too many connections from ${ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
+  const token = ctx.jwt === null ? null : (params.get('token') ?? bearer(req.headers.authorization));
+  if (ctx.jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null });
+  void ctx.jwt.verify(token, path, id).then((verified) => {
+    if (!verified.ok) return refuse(socket, 'bad_token', verified.reason);
+    admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity });
+  });
+}
+
+interface Admission {
+  path: string;
+  id: string;
+  ip: string;
+  identity: Identity | null;
+}
+
+/** The capacity checks, then the handshake; synchronous from the checks to the connection joining. */
+function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer, a: Admission): void {
+  const config = ctx.config;
+  if (!ctx.accepting()) return refuse(socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  if ((ctx.handler.perIp.get(a.ip) ?? 0) >= config.maxConnectionsPerIp) {
+    return refuse(socket, 'too_many_from_ip', `too many connections from ${a.ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
   }
   if (ctx.handler.members.size >= config.maxConnections) {
     return refuse(socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
   }
-  const existing = ctx.registry.get(path, id);
+  const existing = ctx.registry.get(a.path, a.id);
   if (existing === undefined && ctx.registry.size >= config.maxChannels) {
     return refuse(socket, 'too_many_channels', `too many channels: the limit is ${config.maxChannels} (maxChannels); join an existing channel or try later`);
   }
   if (existing !== undefined && existing.connections.size >= config.maxMembersPerChannel) {
     return refuse(socket, 'channel_full', `channel full: ${config.maxMembersPerChannel} connections (maxMembersPerChannel); try later`);
   }
-
-  // From here to the handshake's end all is synchronous: the reaper cannot remove this channel
-  // between the lookup and the connection joining it.
-  const channel = ctx.registry.getOrCreate(path, id);
+  // The reaper cannot remove this channel between the lookup and the connection joining it.
+  const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    ctx.handler.open(channel, ws, socket, ip);
+    ctx.handler.open(channel, ws, socket, a.ip, a.identity);
   });
+}
+
+function bearer(header: string | undefined): string | null {
+  const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
+  return match === null ? null : match[1]!;
 }
 
 /**

@@ -93,6 +93,8 @@ describe('bin/rooms', () => {
     const { child, done, stdout } = spawnRooms(['--config', file, '--port', '0', '--log-level', 'info'], { ROOMS_PATHS: '/a,/b', ROOMS_PORT: '2' });
     const [, port] = await waitForOutput(child, stdout, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/b\?id=<channel>\n/);
     expect(stdout()).to.include(`ws://127.0.0.1:${port}/a?id=<channel>`);
+    // pino writes its lines on its own schedule: wait for the start event too.
+    await waitForOutput(child, stdout, /"msg":"listening"\}\n/);
     const log = stdout()
       .split('\n')
       .filter((line) => line.startsWith('{'))

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import type { Identity } from '../auth/jwt.js';
 import type { Bucket } from '../protocol/rate.js';
 import type { Channel } from './channel.js';
 
@@ -20,6 +21,12 @@ export class Member {
   pending: Buffer | Buffer[] | null = null;
   /** The auth deadline, cleared once the connection is named or gone. */
   authTimer: NodeJS.Timeout | null = null;
+  /** In token mode, who the verified token says this is; set at the upgrade or by auth. */
+  identity: Identity | null = null;
+  /** Whether a token from the auth event is being verified. */
+  verifying = false;
+  /** Closes the connection when its token expires. */
+  expiryTimer: NodeJS.Timeout | null = null;
   /** The rate limit's bucket; null when the server has no rate limit. */
   bucket: Bucket | null = null;
 

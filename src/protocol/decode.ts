@@ -50,6 +50,10 @@ function decodeEvent(event: string, f: Fields): Decoded {
     }
     case 'close':
       return ok({ event });
+    case 'refresh': {
+      const jwt = token(f.token);
+      return typeof jwt === 'string' ? ok({ event, token: jwt }) : badToken();
+    }
     case 'error':
       return ok({ event, message: f.message });
     default:
@@ -59,14 +63,20 @@ function decodeEvent(event: string, f: Fields): Decoded {
 
 function decodeAuth(f: Fields): Decoded {
   if (f.presence !== undefined && typeof f.presence !== 'boolean') return { ok: false, code: 'bad_presence' };
-  if (f.user === undefined || f.user === null || f.user === '') {
-    return { ok: false, code: 'invalid_name', message: 'auth error,no user' };
-  }
-  const user = typeof f.user === 'string' ? f.user.trim() : undefined;
-  if (user === undefined || user === '' || [...user].length > MAX_NAME || CONTROL.test(user)) {
-    return { ok: false, code: 'invalid_name' };
-  }
-  return ok({ event: 'auth', user, presence: f.presence === true });
+  const jwt = token(f.token);
+  if (jwt === false) return badToken();
+  const presence = f.presence === true;
+  if (f.user === undefined || f.user === null || f.user === '') return ok({ event: 'auth', token: jwt, presence });
+  const user = validName(f.user);
+  if (user === null) return { ok: false, code: 'invalid_name' };
+  return ok({ event: 'auth', user, token: jwt, presence });
+}
+
+/** A user name trimmed, or null when it is not 1 to 32 code points free of control characters. */
+export function validName(value: unknown): string | null {
+  const user = typeof value === 'string' ? value.trim() : '';
+  if (user === '' || [...user].length > MAX_NAME || CONTROL.test(user)) return null;
+  return user;
 }
 
 function decodeTalk(f: Fields): Decoded {

@@ -34,6 +34,10 @@ export function presenceEvent(event: 'join' | 'leave', user: string): string {
   return JSON.stringify({ event, user });
 }
 
+export function refreshEvent(exp: number | null, re?: RequestId): string {
+  return JSON.stringify({ event: 'refresh', exp, re });
+}
+
 export function ackEvent(re: RequestId, seq?: number): string {
   return JSON.stringify({ event: 'ack', re, seq });
 }

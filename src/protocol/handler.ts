@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
+import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken, type TokenSigner } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
 import { Member } from '../channels/member.js';
@@ -8,13 +9,15 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
-import { decode } from './decode.js';
+import { decode, validName } from './decode.js';
 import * as encode from './encode.js';
-import type { Request } from './messages.js';
+import type { Request, RequestId } from './messages.js';
 import type { RateLimit } from './rate.js';
 
 export interface HandlerOptions {
   authTimeout: number;
+  /** The JWT verifier in token mode; null in open mode. */
+  jwt: JwtVerifier | null;
   rateLimit: RateLimit;
   maxMessageBytes: number;
   maxRecipients: number;
@@ -29,6 +32,9 @@ type Of<E extends Request['event']> = Extract<Request, { event: E }>;
 
 /** The close that `{"event":"close"}` asks for. */
 const NORMAL_CLOSE = 1000;
+/** The close for a token refused at auth or expired. */
+const TOKEN_CLOSE = 4401;
+const MAX_TIMER = 2_147_483_647;
 
 /**
  * Protocol v1: takes each connection of a channel from its first frame to its close. One handler
@@ -78,8 +84,9 @@ export class ProtocolHandler {
   }
 
   /** Takes a freshly upgraded connection into its channel and starts its auth deadline. */
-  open(channel: Channel, ws: WebSocket, socket: Duplex, ip: string): Member {
+  open(channel: Channel, ws: WebSocket, socket: Duplex, ip: string, identity: Identity | null): Member {
     const member = new Member(ws, socket, channel, randomBytes(9).toString('base64url'), ip);
+    member.identity = identity;
     this.byWs.set(ws, member);
     this.members.add(member);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
@@ -149,6 +156,8 @@ export class ProtocolHandler {
     switch (request.event) {
       case 'auth':
         return this.auth(member, request);
+      case 'refresh':
+        return void this.refresh(member, request);
       case 'close':
         return this.close(member, NORMAL_CLOSE, 'bye');
       case 'error':
@@ -179,23 +188,88 @@ export class ProtocolHandler {
   }
 
   private auth(member: Member, request: Of<'auth'>): void {
-    if (member.name !== null) return this.fail(member, 'already_authenticated', { re: request.id });
+    if (member.name !== null || member.verifying) return this.fail(member, 'already_authenticated', { re: request.id });
+    const jwt = this.options.jwt;
+    if (jwt === null) {
+      if (request.user === undefined) return this.fail(member, 'invalid_name', { message: 'auth error,no user', re: request.id });
+      return this.admit(member, request.user, request);
+    }
+    // Token mode: the name comes from a token, given at the upgrade or in this auth event.
+    if (member.identity !== null) return this.admitIdentity(member, member.identity, request);
+    if (request.token === undefined) {
+      return this.refuseToken(member, 'auth error,no token: this server needs a token from your application', request);
+    }
+    member.verifying = true;
+    void jwt.verify(request.token, member.channel.path, member.channel.id).then((verified) => {
+      member.verifying = false;
+      if (member.ws.readyState !== WebSocket.OPEN) return;
+      if (!verified.ok) return this.refuseToken(member, verified.reason, request);
+      this.admitIdentity(member, verified.identity, request);
+    });
+  }
+
+  private admitIdentity(member: Member, identity: Identity, request: Of<'auth'>): void {
+    const name = validName(identity.user);
+    if (name === null) return this.refuseToken(member, 'bad token: its sub is not a valid user name', request);
+    member.identity = identity;
+    this.admit(member, name, request);
+    this.scheduleExpiry(member);
+  }
+
+  private refuseToken(member: Member, reason: string, request: { id?: RequestId }): void {
+    this.send(member, encode.errorEvent('bad_token', { message: reason, re: request.id }));
+    this.close(member, TOKEN_CLOSE, reason);
+  }
+
+  private admit(member: Member, name: string, request: Of<'auth'>): void {
     const channel = member.channel;
-    if (channel.members.has(request.user)) return this.fail(member, 'name_taken', { re: request.id });
+    if (channel.members.has(name)) return this.fail(member, 'name_taken', { re: request.id });
     if (member.authTimer !== null) clearTimeout(member.authTimer);
     member.authTimer = null;
-    member.name = request.user;
+    member.name = name;
     member.presence = request.presence;
-    member.token = this.options.signer.sign({
-      path: channel.path,
-      channel: channel.id,
-      user: request.user,
-      connection: member.connection,
-    });
-    channel.members.set(request.user, member);
+    member.token = this.options.signer.sign({ path: channel.path, channel: channel.id, user: name, connection: member.connection });
+    channel.members.set(name, member);
     this.send(member, encode.tokenEvent(member.token, request.id));
-    channel.announce(this.outbox, textFrame(encode.presenceEvent('join', request.user)), member);
+    channel.announce(this.outbox, textFrame(encode.presenceEvent('join', name)), member);
   }
+
+  /** A fresh token for the same user pushes the connection's expiry back. */
+  private async refresh(member: Member, request: Of<'refresh'>): Promise<void> {
+    const jwt = this.options.jwt;
+    if (jwt === null || member.identity === null || member.name === null) {
+      const message = jwt === null ? 'this server does not use tokens (authMode open)' : 'send auth before refresh';
+      return this.fail(member, jwt === null ? 'bad_token' : 'not_authenticated', { message, re: request.id });
+    }
+    const verified = await jwt.verify(request.token, member.channel.path, member.channel.id);
+    if (member.ws.readyState !== WebSocket.OPEN) return;
+    if (!verified.ok) return this.fail(member, 'bad_token', { message: verified.reason, re: request.id });
+    if (verified.identity.user !== member.identity.user) {
+      return this.fail(member, 'bad_token', { message: `bad token: it is for ${verified.identity.user}, not ${member.identity.user}`, re: request.id });
+    }
+    member.identity = verified.identity;
+    this.scheduleExpiry(member);
+    this.send(member, encode.refreshEvent(verified.identity.exp, request.id));
+  }
+
+  /** Closes the member with 4401 "token expired" when its token's exp passes. */
+  private scheduleExpiry(member: Member): void {
+    if (member.expiryTimer !== null) clearTimeout(member.expiryTimer);
+    member.expiryTimer = null;
+    const exp = member.identity?.exp ?? null;
+    if (exp === null) return;
+    // setTimeout holds at most about 24 days; a later expiry is checked again then.
+    const wait = Math.min(exp * 1000 - Date.now(), MAX_TIMER);
+    member.expiryTimer = setTimeout(this.expire, Math.max(wait, 0), member);
+  }
+
+  private readonly expire = (member: Member): void => {
+    member.expiryTimer = null;
+    const exp = member.identity?.exp ?? null;
+    if (exp !== null && exp * 1000 > Date.now()) return this.scheduleExpiry(member);
+    this.send(member, encode.errorEvent('token_expired'));
+    this.close(member, TOKEN_CLOSE, 'token expired');
+  };
 
   /** A message to every member (broadcast) or to every member but the sender (the seed's publish). */
   private publish(member: Named, request: Of<'broadcast'> | Of<'talk_with'>, toSender: boolean): void {
@@ -238,6 +312,8 @@ export class ProtocolHandler {
     this.outbox.discard(member);
     if (member.authTimer !== null) clearTimeout(member.authTimer);
     member.authTimer = null;
+    if (member.expiryTimer !== null) clearTimeout(member.expiryTimer);
+    member.expiryTimer = null;
     const channel = member.channel;
     channel.connections.delete(member);
     if (member.name !== null && channel.members.get(member.name) === member) {
