@@ -19,9 +19,14 @@ describe('configuration', () => {
     }
   });
 
-  it('docs/protocol.md documents every error code', () => {
-    const doc = read('docs/protocol.md');
-    for (const code of Object.keys(ERRORS)) expect(doc, code).to.include(`\`${code}\``);
+  it('docs/errors.md documents every error code with its status and close code', () => {
+    const rows = read('docs/errors.md').split('\n');
+    for (const [code, row] of Object.entries(ERRORS)) {
+      const lines = rows.filter((line) => line.startsWith(`| \`${code}\` |`));
+      expect(lines, code).to.not.be.empty;
+      if (row.status !== undefined) expect(lines.some((l) => l.includes(`| ${row.status} |`)), `${code} status`).to.equal(true);
+      if (row.close !== undefined) expect(lines.some((l) => l.includes(`| ${row.close}`)), `${code} close`).to.equal(true);
+    }
   });
 
   it('later layers win: defaults < file < env < flags', () => {

@@ -6,7 +6,7 @@ import { decode } from '../src/protocol/decode.js';
 import type { EventName } from '../src/protocol/messages.js';
 
 /** Every event decode may accept; a Record so that a new event in messages.ts fails the typecheck here. */
-const KNOWN: Record<EventName, true> = { auth: true, user_list: true, talk_with: true, broadcast: true, helloworld: true, close: true, error: true };
+const KNOWN: Record<EventName, true> = { auth: true, user_list: true, talk_with: true, broadcast: true, helloworld: true, close: true, error: true, refresh: true };
 const EVENTS = Object.keys(KNOWN) as EventName[];
 const RUNS = { numRuns: 500 };
 
