@@ -59,11 +59,6 @@ export type ErrorCode = keyof typeof ROWS;
 
 export const ERRORS: Readonly<Record<ErrorCode, ErrorRow>> = ROWS;
 
-/** The close code an error ends a connection with, or undefined when the connection stays open. */
-export function closeCodeOf(code: ErrorCode): number | undefined {
-  return ERRORS[code].close;
-}
-
 /** The HTTP status of an error that refuses a request; 500 for rows that have none. */
 export function statusOf(code: ErrorCode): number {
   return ERRORS[code].status ?? 500;

@@ -5,7 +5,7 @@ const MAX_ID = 64;
 /** Control characters, lone surrogates and bidi overrides: a name must print as what it is. */
 const CONTROL = /[\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]/u;
 /** Deeper messages are refused: re-serializing them would exhaust the stack. */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 type Fields = Record<string, unknown>;
 
