@@ -49,7 +49,7 @@ export async function main(args: string[], io: Io = defaultIo()): Promise<number
     .command('token')
     .description('print a token signed with jwtSecret, as your application would mint one')
     .requiredOption('--user <name>', 'the user the token names (its sub)')
-    .option('--channel <id>', 'a channel id or path:id pattern the token allows; repeat for several (default: any)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option('--channel <id>', 'a channel id or path:id pattern the token allows; repeat for several (default: any)', collect)
     .option('--ttl <seconds>', 'seconds until the token expires (default: 300)')
     .option('-c, --config <file>', 'JSON config file holding jwtSecret')
     .action(async (flags: Record<string, unknown>) => {
@@ -79,7 +79,7 @@ function serveOptions(command: Command): Command {
     const shown = JSON.stringify(DEFAULTS[setting.key]);
     const describe = `${setting.describe} (default: ${shown}; env ${setting.env})`;
     if (setting.key === 'paths' || setting.key === 'allowedOrigins') {
-      command.option(`--${setting.flag} ${setting.arg}`, describe, (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+      command.option(`--${setting.flag} ${setting.arg}`, describe, collect);
     } else {
       command.option(`--${setting.flag} ${setting.arg}`, describe);
     }
@@ -160,6 +160,11 @@ function listenFailure(err: NodeJS.ErrnoException, config: Config): string {
     default:
       return `cannot listen on ${config.host}:${config.port}: ${err.message}`;
   }
+}
+
+/** Gathers a repeatable flag's values in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function camel(flag: string): string {
