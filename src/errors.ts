@@ -53,6 +53,10 @@ const ROWS = {
   not_found: { message: 'not found', status: 404 },
   method_not_allowed: { message: 'method not allowed', status: 405 },
   upgrade_required: { message: 'upgrade required', status: 426 },
+  // Raised by the client library (rooms-server/client) on its side; the server never sends them.
+  request_timeout: { message: 'no reply to the request within requestTimeout' },
+  client_offline: { message: 'the client is offline' },
+  upgrade_refused: { message: 'the server refused the connection' },
 } satisfies Record<string, ErrorRow>;
 
 export type ErrorCode = keyof typeof ROWS;
