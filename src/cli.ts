@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, type Config } from './config.js';
 import { mintToken } from './auth/jwt.js';
+import { runTerminal } from './client/terminal.js';
 import { ConfigError } from './errors.js';
 import { validName } from './protocol/decode.js';
 import { RoomServer } from './server.js';
@@ -26,6 +28,8 @@ class CliError extends Error {
 
 interface Io {
   env: NodeJS.ProcessEnv;
+  /** Read only by `rooms connect`: merely touching process.stdin sets it up, which serve must not do. */
+  stdin: () => Readable;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
@@ -54,6 +58,16 @@ export async function main(args: string[], io: Io = defaultIo()): Promise<number
     .option('-c, --config <file>', 'JSON config file holding jwtSecret')
     .action(async (flags: Record<string, unknown>) => {
       await token(flags, io);
+    });
+  program
+    .command('connect')
+    .description('chat in a channel from the terminal: a line is sent to everyone; /msg NAME TEXT, /who, /quit. With piped input, sends each line, waits for its reply, and exits')
+    .argument('<url>', 'the channel URL, such as ws://127.0.0.1:3000/channel?id=1')
+    .option('--user <name>', 'the name to join as (open mode)')
+    .option('--token <jwt>', 'a token from your application (token mode)')
+    .option('--no-presence', 'do not show members joining and leaving')
+    .action(async (url: string, flags: Record<string, unknown>) => {
+      code = await connect(url, flags, io);
     });
   try {
     await program.parseAsync(args, { from: 'user' });
@@ -148,6 +162,19 @@ async function token(flags: Record<string, unknown>, io: Io): Promise<void> {
   io.stdout(`${await mintToken(config.jwtSecret, { user, ttl, ...(channels === undefined ? {} : { channels }) })}\n`);
 }
 
+function connect(url: string, flags: Record<string, unknown>, io: Io): Promise<number> {
+  if (!/^wss?:\/\/./.test(url)) throw new CliError(`the URL must start with ws:// or wss:// (got ${JSON.stringify(url)})`, EXIT_USAGE);
+  const token = typeof flags.token === 'string' ? flags.token : undefined;
+  if ((flags.user === undefined) === (token === undefined)) throw new CliError('give --user NAME (open mode) or --token JWT (token mode)', EXIT_USAGE);
+  const user = flags.user === undefined ? undefined : validName(flags.user);
+  if (user === null) throw new CliError(`--user must be 1 to 32 characters with no control characters (got ${JSON.stringify(flags.user)})`, EXIT_USAGE);
+  const options = { url, presence: flags.presence !== false, ...(user === undefined ? {} : { user }), ...(token === undefined ? {} : { token }) };
+  const input = io.stdin();
+  // A terminal gets a prompt; piped input makes it a script that sends, waits for replies and exits.
+  const interactive = (input as { isTTY?: boolean }).isTTY === true;
+  return runTerminal(options, { input, interactive, stdout: io.stdout, stderr: io.stderr });
+}
+
 function listenFailure(err: NodeJS.ErrnoException, config: Config): string {
   switch (err.code) {
     case 'EADDRINUSE':
@@ -179,6 +206,7 @@ function version(): string {
 function defaultIo(): Io {
   return {
     env: process.env,
+    stdin: () => process.stdin,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
   };

@@ -10,10 +10,13 @@ export interface Finished {
   stderr: string;
 }
 
-/** Spawns the real bin/rooms with a clean ROOMS_* environment; it is killed after the test if still running. */
-export function spawnRooms(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Finished>; stdout: () => string } {
+/**
+ * Spawns the real bin/rooms with a clean ROOMS_* environment; it is killed after the test if still
+ * running. With `stdin: 'pipe'` the test writes the child's input (child.stdin) and ends it.
+ */
+export function spawnRooms(args: string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): { child: ChildProcess; done: Promise<Finished>; stdout: () => string; stderr: () => string } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROOMS_')));
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -25,7 +28,7 @@ export function spawnRooms(args: string[], env: Record<string, string> = {}): { 
       await done;
     }
   });
-  return { child, done, stdout: () => stdout };
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Runs bin/rooms to its end. */

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { spawnRooms, waitForOutput } from './support/cli.js';
+import { roomsClient } from './support/rooms-client.js';
+import { startServer } from './support/server.js';
+import { parseLine } from '../src/client/terminal.js';
+
+/** Runs `rooms connect` with these lines piped in, to its end. */
+function script(url: string, user: string, input: string): ReturnType<typeof spawnRooms>['done'] {
+  const run = spawnRooms(['connect', url, '--user', user], {}, 'pipe');
+  run.child.stdin!.end(input);
+  return run.done;
+}
+
+describe('rooms connect (terminal client)', () => {
+  it('with piped input, sends each line, waits for its reply, and exits 0', async () => {
+    const { url } = await startServer();
+    const bob = roomsClient(url('1'), { user: 'bob' });
+    const carol = roomsClient(url('1'), { user: 'carol' });
+    await bob.client.connect();
+    await carol.client.connect();
+    const { code, stdout, stderr } = await script(url('1'), 'alice', 'hello everyone\n\n/msg bob just you\n/who\n');
+    expect(stderr).to.equal('');
+    expect(code).to.equal(0);
+    expect(stdout).to.equal('bob, carol, alice\n');
+    expect((await bob.received(2)).map((m) => [m.from, m.message])).to.deep.equal([['alice', 'hello everyone'], ['alice', 'just you']]);
+    expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['hello everyone']);
+    expect(carol.messages).to.have.length(1);
+  });
+
+  it('stops at the first failed request: the error on stderr, exit 1', async () => {
+    const { url } = await startServer();
+    const { code, stdout, stderr } = await script(url('1'), 'alice', '/msg ghost hi\nnever sent\n');
+    expect(code).to.equal(1);
+    expect(stdout).to.equal('');
+    expect(stderr).to.equal('rooms: no_such_user: user alice send to ghost error\n');
+  });
+
+  it('a taken name exits 1 saying so, without retrying', async () => {
+    const { url } = await startServer();
+    const alice = roomsClient(url('1'), { user: 'alice' });
+    await alice.client.connect();
+    const { code, stderr } = await script(url('1'), 'alice', 'hi\n');
+    expect(code).to.equal(1);
+    expect(stderr).to.include(`rooms: cannot connect to ${url('1')}: auth error,user name already exist\n`);
+  });
+
+  it('a URL that is not ws:// exits 2 before connecting', async () => {
+    const { code, stderr } = await script('http://127.0.0.1:1/channel?id=1', 'alice', '');
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: the URL must start with ws:// or wss:// (got "http://127.0.0.1:1/channel?id=1")\n');
+  });
+
+  it('shows incoming lines with time and sender, and keeps going across a reconnection', async () => {
+    const { url, server } = await startServer();
+    const bob = roomsClient(url('1'), { user: 'bob' });
+    await bob.client.connect();
+    const joined = new Promise<string>((resolve) => bob.client.on('join', resolve));
+    const run = spawnRooms(['connect', url('1'), '--user', 'alice'], {}, 'pipe');
+    expect(await joined).to.equal('alice');
+    await bob.client.publish('hi alice');
+    await waitForOutput(run.child, run.stdout, /^\[\d\d:\d\d:\d\d\] bob: hi alice\n/m);
+    const rejoined = new Promise<string>((resolve) => bob.client.on('join', resolve));
+    server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+    expect(await rejoined).to.equal('alice');
+    run.child.stdin!.end('after the drop\n');
+    expect((await run.done).code).to.equal(0);
+    expect((await bob.received(1))[0]).to.include({ from: 'alice', message: 'after the drop' });
+  });
+
+  it('reads commands: /msg NAME TEXT, /who, /quit, and says what it does not know', () => {
+    expect(parseLine('/msg bob hi there')).to.deep.equal({ kind: 'msg', to: 'bob', text: 'hi there' });
+    expect(parseLine('/msg bob')).to.deep.equal({ kind: 'bad', error: 'usage: /msg NAME TEXT' });
+    expect(parseLine('/who')).to.deep.equal({ kind: 'who' });
+    expect(parseLine('/quit')).to.deep.equal({ kind: 'quit' });
+    expect(parseLine('   ')).to.equal(null);
+    expect(parseLine('/dance')).to.have.property('kind', 'bad');
+  });
+});
