@@ -53,6 +53,7 @@ const ROWS = {
   not_found: { message: 'not found', status: 404 },
   method_not_allowed: { message: 'method not allowed', status: 405 },
   upgrade_required: { message: 'upgrade required', status: 426 },
+  page_not_built: { message: 'the chat page is not built: run npm run build', status: 503 },
   // Raised by the client library (rooms-server/client) on its side; the server never sends them.
   request_timeout: { message: 'no reply to the request within requestTimeout' },
   client_offline: { message: 'the client is offline' },

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChannelRegistry } from './channels/registry.js';
 import { statusOf, type ErrorCode } from './errors.js';
+import { CHAT_ASSETS, sendAsset } from './web/static.js';
 
 export interface HttpContext {
   paths: readonly string[];
@@ -19,19 +20,20 @@ export interface ChannelInfo {
   created: string;
 }
 
-/** The plain HTTP endpoints: GET /healthz and GET /channels; anything else is a JSON 404. */
+/** The plain HTTP endpoints: GET /healthz, GET /channels and the chat page at GET /; anything else is a JSON 404. */
 export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const pathname = q === -1 ? url : url.slice(0, q);
   const route = ROUTES[pathname];
-  if (route !== undefined) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return error(res, 'method_not_allowed', `${pathname} answers GET only`);
-    }
-    return json(res, 200, route(ctx));
+  const asset = CHAT_ASSETS[pathname];
+  if ((route !== undefined || asset !== undefined) && req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return error(res, 'method_not_allowed', `${pathname} answers GET only`);
   }
+  if (route !== undefined) return json(res, 200, route(ctx));
+  // The page connects to the first channel path, which only the server knows.
+  if (asset !== undefined) return void sendAsset(res, asset, req.method === 'HEAD', (text) => text.replace('data-path="/channel"', `data-path="${ctx.paths[0]}"`));
   if (ctx.paths.includes(pathname)) {
     return error(res, 'upgrade_required', `${pathname} takes WebSocket connections: connect to ws://HOST${pathname}?id=<id>`);
   }
