@@ -1,0 +1,122 @@
+import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
+import type { Logger } from '../log.js';
+import * as encode from '../protocol/encode.js';
+import { binaryFrame, textFrame } from '../transport/frame.js';
+import type { Outbox } from '../transport/outbox.js';
+import type { Channel } from './channel.js';
+import type { Member } from './member.js';
+import type { ChannelRegistry } from './registry.js';
+
+/**
+ * Local fan-out: what the engine delivers to this node goes to the members here. Publications
+ * arrive in seq order per channel; a jump in seq means this node missed some (its subscription
+ * dropped), so it holds what arrives and fills the gap from history before going on. One frame is
+ * built per publication, however many members receive it.
+ */
+export class Delivery implements EngineSink {
+  /** Set once the engine exists (it needs this sink to be built). */
+  engine!: Engine;
+
+  constructor(
+    private readonly registry: ChannelRegistry,
+    private readonly outbox: Outbox,
+    private readonly log: Logger,
+    private readonly onState: (up: boolean) => void,
+  ) {}
+
+  publication(key: string, p: Publication): void {
+    const channel = this.registry.byKey(key);
+    if (channel !== undefined) this.receive(channel, p);
+  }
+
+  signal(key: string, signal: Signal): void {
+    const channel = this.registry.byKey(key);
+    if (channel === undefined) return;
+    if (signal.kind === 'binary') {
+      const frame = binaryFrame(signal.data);
+      for (const member of channel.members.values()) if (member.name !== signal.except) this.outbox.send(member, frame);
+    } else if (signal.kind === 'text') {
+      const frame = textFrame(signal.json);
+      for (const member of channel.members.values()) this.outbox.send(member, frame);
+    } else {
+      const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
+      for (const member of channel.members.values()) {
+        if (member.presence && member.name !== signal.user && member.held === null) this.outbox.send(member, frame);
+      }
+    }
+  }
+
+  state(up: boolean): void {
+    this.onState(up);
+  }
+
+  /** Takes a publication in order: drops what was delivered already, fills a gap before going on. */
+  receive(channel: Channel, p: Publication): void {
+    if (channel.filling !== null) {
+      channel.filling.push(p);
+      return;
+    }
+    if (channel.epoch === p.epoch && channel.seq !== null) {
+      if (p.seq <= channel.seq) return;
+      if (p.seq > channel.seq + 1) {
+        channel.filling = [p];
+        return void this.fill(channel);
+      }
+    }
+    this.deliver(channel, p);
+  }
+
+  /** Reads what this node missed in a channel from history, delivers it, then what arrived meanwhile. */
+  async fill(channel: Channel): Promise<void> {
+    channel.filling ??= [];
+    const from = channel.seq;
+    const epoch = channel.epoch;
+    try {
+      if (from !== null && epoch !== null) {
+        const recovery = await this.engine.recover(channel.key, from, epoch);
+        if (!recovery.recovered && recovery.seq > from) {
+          this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
+        }
+        for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
+      }
+    } catch (err) {
+      this.log.debug({ channel: channel.key, err: (err as Error).message }, 'could not fill a gap; going on');
+    }
+    const arrived = channel.filling ?? [];
+    channel.filling = null;
+    for (const p of arrived) this.receive(channel, p);
+  }
+
+  /** Sends a publication to every member here it is addressed to. */
+  deliver(channel: Channel, p: Publication): void {
+    channel.advance(p.epoch, p.seq);
+    let frame: Buffer | null = null;
+    for (const member of channel.members.values()) {
+      if (!addressedTo(p.route, member.name!)) continue;
+      if (member.held !== null) {
+        member.held.push(p);
+        continue;
+      }
+      if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
+      frame ??= textFrame(p.json);
+      this.outbox.send(member, frame);
+    }
+  }
+
+  /** Sends a member what it missed and what arrived while it was admitted, then lets it go live. */
+  release(member: Member, epoch: string, replay: Publication[], floor: number): void {
+    let last = floor;
+    for (const p of replay) {
+      if (p.seq > last && addressedTo(p.route, member.name!)) this.outbox.send(member, textFrame(p.json));
+      last = Math.max(last, p.seq);
+    }
+    const held = member.held ?? [];
+    member.held = null;
+    member.floor = last;
+    member.floorEpoch = epoch;
+    for (const p of held) {
+      if (p.epoch === epoch && p.seq <= last) continue;
+      this.outbox.send(member, textFrame(p.json));
+    }
+  }
+}
