@@ -103,19 +103,18 @@ export class Delivery implements EngineSink {
     }
   }
 
-  /** Sends a member what it missed and what arrived while it was admitted, then lets it go live. */
-  release(member: Member, epoch: string, replay: Publication[], floor: number): void {
-    let last = floor;
-    for (const p of replay) {
-      if (p.seq > last && addressedTo(p.route, member.name!)) this.outbox.send(member, textFrame(p.json));
-      last = Math.max(last, p.seq);
-    }
+  /**
+   * Sends a member what it missed (`replay`, every publication after its `since`), then what
+   * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
+   */
+  release(member: Member, epoch: string, replay: Publication[], seq: number): void {
+    for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, textFrame(p.json));
     const held = member.held ?? [];
     member.held = null;
-    member.floor = last;
+    member.floor = seq;
     member.floorEpoch = epoch;
     for (const p of held) {
-      if (p.epoch === epoch && p.seq <= last) continue;
+      if (p.epoch === epoch && p.seq <= seq) continue;
       this.outbox.send(member, textFrame(p.json));
     }
   }
