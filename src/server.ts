@@ -73,6 +73,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
     this.delivery = new Delivery(this.registry, outbox, this.log, (up) => {
       if (up) void this.resync();
+      else for (const channel of this.registry.values()) channel.settle();
     });
     this.engine = this.createEngine();
     this.delivery.engine = this.engine;

@@ -81,6 +81,16 @@ export class Channel {
     this.waiting = still;
   }
 
+  /**
+   * Runs everything still waiting for a delivery: with the store gone, publications it ordered may
+   * never reach this node, and their acks (the message was ordered and kept) must not wait forever.
+   */
+  settle(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.run();
+  }
+
   /** Closes the WebSocketServer; called by the registry once the channel is removed. */
   close(): void {
     this.waiting = [];

@@ -89,7 +89,6 @@ export class Delivery implements EngineSink {
 
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
-    channel.advance(p.epoch, p.seq);
     let frame: Buffer | null = null;
     for (const member of channel.members.values()) {
       if (!addressedTo(p.route, member.name!)) continue;
@@ -101,6 +100,8 @@ export class Delivery implements EngineSink {
       frame ??= textFrame(p.json);
       this.outbox.send(member, frame);
     }
+    // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
+    channel.advance(p.epoch, p.seq);
   }
 
   /**

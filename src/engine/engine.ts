@@ -129,9 +129,13 @@ export interface Engine {
    * Admits a name into the channel's presence unless a live member on any node holds it; of two
    * nodes admitting the same name at once, exactly one gets true. A true result announces `join`.
    * A name this node already holds is taken again without a second `join`.
+   *
+   * `patient` is for a client coming back: its old connection may still hold the name on a node
+   * that just died. Rather than refuse at once, join then waits while that node stays silent, and
+   * takes the name once the node counts as dead; it refuses as soon as the node beats again.
    * @throws EngineUnavailable
    */
-  join(channel: string, user: string): Promise<boolean>;
+  join(channel: string, user: string, patient?: boolean): Promise<boolean>;
   /** Removes a name this node holds and announces `leave`. Never throws. */
   leave(channel: string, user: string): Promise<void>;
   /**

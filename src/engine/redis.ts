@@ -28,6 +28,8 @@ export interface RedisEngineOptions extends EngineOptions {
 const POSITION_TTL = 7 * 24 * 3_600_000;
 /** A presence hash outlives its channel's last join by this long, so no crash leaves it forever. */
 const PRESENCE_TTL = 24 * 3_600_000;
+/** A command Redis has not answered within this is failed, so no request waits on a hung Redis. */
+const COMMAND_TIMEOUT = 3_000;
 /** Reconnect backoff: doubling from this, capped, with jitter so nodes do not come back in step. */
 const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
@@ -48,7 +50,9 @@ export class RedisEngine implements Engine {
   readonly node = randomBytes(6).toString('base64url');
   private readonly cmd: Redis;
   private readonly sub: Redis;
+  /** A node that has not beaten for this long is dead; with beats every `beatEvery`, its members go within presenceTtl. */
   private readonly deadAfter: number;
+  private readonly beatEvery: number;
   private readonly topics = new Map<string, string>();
   private cmdReady = false;
   private subReady = false;
@@ -69,9 +73,10 @@ export class RedisEngine implements Engine {
       lazyConnect: true,
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
-    this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
+    this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: COMMAND_TIMEOUT });
     this.sub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
+    this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
       this.cmdReady = true;
       void this.beat();
@@ -112,7 +117,7 @@ export class RedisEngine implements Engine {
   }
 
   async start(): Promise<void> {
-    this.beats = setInterval(() => void this.beat(), Math.max(50, Math.round(this.options.presenceTtl * 0.2)));
+    this.beats = setInterval(() => void this.beat(), this.beatEvery);
     this.beats.unref();
     await Promise.allSettled([this.cmd.connect(), this.sub.connect()]);
     // The first beat and the subscriber's PING follow 'ready' asynchronously: give them a moment,
@@ -172,10 +177,18 @@ export class RedisEngine implements Engine {
     this.cmd.publish(this.topic(channel), encodeSignal(signal)).catch(() => this.sink.signal(channel, signal));
   }
 
-  async join(channel: string, user: string): Promise<boolean> {
+  async join(channel: string, user: string, patient = false): Promise<boolean> {
     const k = this.keys(channel);
-    const reply = await this.run(JOIN, [k.presence, this.key('nodes'), this.nodeChannels()], [user, this.node, this.deadAfter, k.base, channel, PRESENCE_TTL]);
-    return reply === 1;
+    let lastAge = -1;
+    for (;;) {
+      const args = [user, this.node, this.deadAfter, k.base, channel, PRESENCE_TTL];
+      const [admitted, age] = (await this.run(JOIN, [k.presence, this.key('nodes'), this.nodeChannels()], args)) as [number, number];
+      if (admitted === 1) return true;
+      // The holder's node beat again since the last look: it is alive, and the name is taken.
+      if (!patient || this.closed || age < lastAge) return false;
+      lastAge = age;
+      await new Promise((resolve) => setTimeout(resolve, this.beatEvery).unref());
+    }
   }
 
   async leave(channel: string, user: string): Promise<void> {

@@ -67,7 +67,8 @@ return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+')}`,
 
 /**
  * KEYS: presence hash, nodes zset, this node's channel set. ARGV: user, node id, dead after (ms),
- * pubsub channel, channel key, presence ttl. Returns 1 when admitted, 0 when a live node holds the name.
+ * pubsub channel, channel key, presence ttl. Returns {1, 0} when admitted, {0, age} when a live
+ * node holds the name, age being how long ago that node last beat.
  */
 export const JOIN = script(
   3,
@@ -75,15 +76,15 @@ export const JOIN = script(
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local node = string.match(cur, '^[^|]*')
-  if node == ARGV[2] then return 1 end
+  if node == ARGV[2] then return {1, 0} end
   local beat = redis.call('ZSCORE', KEYS[2], node)
-  if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return 0 end
+  if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return {0, now - tonumber(beat)} end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. now)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[1])
-return 1`,
+return {1, 0}`,
 );
 
 /** KEYS: presence hash. ARGV: user, node id, pubsub channel. Removes the name if this node holds it. */

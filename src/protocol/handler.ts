@@ -132,7 +132,7 @@ export class ProtocolHandler {
 
   private readonly authExpired = (member: Member): void => {
     member.authTimer = null;
-    if (member.name === null) this.fail(member, 'auth_timeout');
+    if (member.name === null && !member.admitting) this.fail(member, 'auth_timeout');
   };
 
   private message(member: Member, data: Buffer, isBinary: boolean): void {
@@ -245,10 +245,12 @@ export class ProtocolHandler {
    */
   private async claim(member: Member, name: string, request: Of<'auth'>): Promise<void> {
     const channel = member.channel;
+    const since = request.since ?? member.resume?.since ?? null;
+    const epoch = request.epoch ?? member.resume?.epoch ?? null;
     await channel.ready;
     let joined: boolean;
     try {
-      joined = await this.engine.join(channel.key, name);
+      joined = await this.engine.join(channel.key, name, since !== null);
     } catch {
       // The store is unreachable: this node's own members decide; the name is claimed again once it is back.
       joined = true;
@@ -266,8 +268,6 @@ export class ProtocolHandler {
     member.token = this.options.signer.sign({ path: channel.path, channel: channel.id, user: name, connection: member.connection });
     member.held = [];
     channel.members.set(name, member);
-    const since = request.since ?? member.resume?.since ?? null;
-    const epoch = request.epoch ?? member.resume?.epoch ?? null;
     let recovery: Recovery;
     try {
       recovery = await this.engine.recover(channel.key, since, epoch);
