@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect, join, type Client, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
-import { startNode, startNodes, type RoomsNode } from './support/node.js';
+import { startNodes } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
 
 /** Takes events until `done` holds for one; returns those that `keep` holds for, in order. */
@@ -16,20 +16,6 @@ async function until(client: Client, done: (e: Event) => boolean, keep: (e: Even
 
 const isMessage = (e: Event): boolean => e.event === 'message';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-async function health(node: RoomsNode): Promise<string> {
-  const body = (await (await fetch(node.http('/healthz'))).json()) as { status: string };
-  return body.status;
-}
-
-/** Polls /healthz until it reports `status` (the node changes it without telling any client). */
-async function healthBecomes(node: RoomsNode, status: string): Promise<void> {
-  for (let i = 0; i < 400; i += 1) {
-    if ((await health(node)) === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`node never reported ${status}`);
-}
 
 describe('several nodes on one Redis', function () {
   this.timeout(60_000);

@@ -97,6 +97,12 @@ export interface Engine {
   readonly kind: 'memory' | 'redis';
   /** Whether the store is reachable now; the memory engine always is. */
   readonly up: boolean;
+  /**
+   * Whether this node is cut off from the store on every connection: it can neither publish nor
+   * receive, so nothing ordered earlier can still arrive, and a message can only reach the members
+   * here. Never true of the memory engine.
+   */
+  readonly isolated: boolean;
 
   /** Connects. Resolves even when the store cannot be reached yet: the engine keeps trying and reports through `state`. */
   start(): Promise<void>;

@@ -40,6 +40,7 @@ const SWEEP_EVERY = 60_000;
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
   readonly up = true;
+  readonly isolated = false;
   private readonly channels = new Map<string, ChannelState>();
   private timer: NodeJS.Timeout | null = null;
 

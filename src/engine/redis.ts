@@ -60,6 +60,8 @@ export class RedisEngine implements Engine {
   private reported = false;
   /** Whether the current outage was logged: once per outage, not per attempt. */
   private warned = false;
+  /** The last connection error, for that one log line. */
+  private lastError: string | null = null;
   private beats: NodeJS.Timeout | null = null;
   private beaten = false;
   private closed = false;
@@ -105,8 +107,7 @@ export class RedisEngine implements Engine {
         this.changed();
       });
       client.on('error', (err: Error) => {
-        if (!this.warned && !this.closed) options.log.warn({ err: err.message, url: redact(options.url) }, 'redis unreachable; serving local members only and retrying');
-        this.warned = true;
+        this.lastError = err.message;
       });
     }
     this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.received(topic.toString(), message));
@@ -114,6 +115,10 @@ export class RedisEngine implements Engine {
 
   get up(): boolean {
     return this.cmdReady && this.subReady && this.beaten;
+  }
+
+  get isolated(): boolean {
+    return !this.cmdReady && !this.subReady;
   }
 
   async start(): Promise<void> {
@@ -240,7 +245,10 @@ export class RedisEngine implements Engine {
     if (up === this.reported) return;
     this.reported = up;
     if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
-    if (up) this.warned = false;
+    if (!up && !this.warned && !this.closed) {
+      this.options.log.warn({ err: this.lastError, url: redact(this.options.url) }, 'redis unreachable; serving local members only and retrying');
+    }
+    this.warned = !up;
     for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
   }

@@ -18,6 +18,7 @@ function script(keys: number, lua: string): Script {
 const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `;
 
 /** A lost epoch key means the history is lost: start a new epoch with an empty history. */
@@ -68,7 +69,8 @@ return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+')}`,
 /**
  * KEYS: presence hash, nodes zset, this node's channel set. ARGV: user, node id, dead after (ms),
  * pubsub channel, channel key, presence ttl. Returns {1, 0} when admitted, {0, age} when a live
- * node holds the name, age being how long ago that node last beat.
+ * node holds the name, age being how long ago that node last beat. A name held by a dead node is
+ * taken over, announcing its leave before the join.
  */
 export const JOIN = script(
   3,
@@ -79,8 +81,10 @@ if cur then
   if node == ARGV[2] then return {1, 0} end
   local beat = redis.call('ZSCORE', KEYS[2], node)
   if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return {0, now - tonumber(beat)} end
+  -- Taken over from a dead node before any sweep removed it: its member left, then this one joins.
+  redis.call('PUBLISH', ARGV[4], 'l' .. ARGV[1])
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. now)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', micros))
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[1])

@@ -362,15 +362,17 @@ export class ProtocolHandler {
 
   /**
    * Publishes a message through the engine, which gives it its seq and delivers it on every node;
-   * the ack follows the sender's own copy. While the store is unreachable the message goes to this
-   * node's members only, without a seq, and the ack says `local`.
+   * the ack follows the sender's own copy. Once the node is cut off from the store, the message
+   * goes to this node's members only, without a seq, and the ack says `local`. (Until then, a
+   * failed publish is refused with `unavailable`: what the store ordered before it failed may still
+   * arrive, and a local message must not overtake it.)
    */
   private post(member: Named, request: { id?: RequestId; message: unknown }, route: Route): void {
     const channel = member.channel;
     const head = encode.messageHead(request.message, member.name, channel.id);
     const tail = encode.messageTail(Date.now());
     const re = request.id;
-    if (!this.engine.up) {
+    if (this.engine.isolated) {
       const frame = textFrame(head + tail);
       for (const m of channel.members.values()) if (m.held === null && addressedTo(route, m.name!)) this.outbox.send(m, frame);
       if (re !== undefined) this.send(member, encode.ackEvent(re, { local: true }));
