@@ -38,6 +38,7 @@ const ROWS = {
   internal_error: { message: 'internal error: the server could not handle this frame', close: 1011 },
   bad_id: { message: 'id must be a string of at most 64 characters or a finite number' },
   bad_presence: { message: 'presence must be true or false' },
+  bad_envelope: { message: 'bad envelope: send a 4-byte big-endian type 0, then a JSON ChatMessage with "message"' },
   bad_since: { message: 'since must be a whole number from 0: the seq of the last message you received', status: 400 },
   bad_epoch: { message: 'epoch must be the epoch string from your last token reply or message', status: 400 },
   unavailable: { message: 'cluster store unreachable: the message was not sent; retry with the same id', status: 503 },

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { ERRORS, statusOf, type ErrorCode } from './errors.js';
 import type { ProtocolHandler } from './protocol/handler.js';
 import { validEpoch, validSince } from './protocol/decode.js';
+import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 
 const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
@@ -106,7 +107,9 @@ function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: 
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    ctx.handler.open(channel, ws, socket, a.ip, a.identity).resume = a.resume;
+    const member = ctx.handler.open(channel, ws, socket, a.ip, a.identity);
+    member.resume = a.resume;
+    member.envelope = ws.protocol === ENVELOPE_PROTOCOL;
   });
 }
 

@@ -1,5 +1,6 @@
 import { WebSocketServer } from 'ws';
 import type { Publication } from '../engine/engine.js';
+import { ENVELOPE_PROTOCOL } from '../protocol/envelope.js';
 import type { Member } from './member.js';
 
 /** Options every channel's WebSocketServer is created with. */
@@ -50,6 +51,8 @@ export class Channel {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: options.maxPayload,
+      // The one subprotocol there is; a client asking for others gets none, and speaks JSON.
+      handleProtocols: (protocols) => (protocols.has(ENVELOPE_PROTOCOL) ? ENVELOPE_PROTOCOL : false),
     });
   }
 

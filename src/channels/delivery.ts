@@ -1,11 +1,25 @@
 import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import * as encode from '../protocol/encode.js';
+import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import type { Channel } from './channel.js';
 import type { Member } from './member.js';
 import type { ChannelRegistry } from './registry.js';
+
+/** One message's frames, each built once on first need: JSON text, and the binary envelope. */
+export class MessageFrames {
+  private text: Buffer | null = null;
+  private envelope: Buffer | null = null;
+
+  constructor(private readonly json: string) {}
+
+  for(member: Member): Buffer {
+    if (member.envelope) return (this.envelope ??= binaryFrame(sealEnvelope(this.json)));
+    return (this.text ??= textFrame(this.json));
+  }
+}
 
 /**
  * Local fan-out: what the engine delivers to this node goes to the members here. Publications
@@ -33,8 +47,9 @@ export class Delivery implements EngineSink {
     const channel = this.registry.byKey(key);
     if (channel === undefined) return;
     if (signal.kind === 'binary') {
+      // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
       const frame = binaryFrame(signal.data);
-      for (const member of channel.members.values()) if (member.name !== signal.except) this.outbox.send(member, frame);
+      for (const member of channel.members.values()) if (member.name !== signal.except && !member.envelope) this.outbox.send(member, frame);
     } else if (signal.kind === 'text') {
       const frame = textFrame(signal.json);
       for (const member of channel.members.values()) this.outbox.send(member, frame);
@@ -89,7 +104,7 @@ export class Delivery implements EngineSink {
 
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
-    let frame: Buffer | null = null;
+    const frames = new MessageFrames(p.json);
     for (const member of channel.members.values()) {
       if (!addressedTo(p.route, member.name!)) continue;
       if (member.held !== null) {
@@ -97,8 +112,7 @@ export class Delivery implements EngineSink {
         continue;
       }
       if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
-      frame ??= textFrame(p.json);
-      this.outbox.send(member, frame);
+      this.outbox.send(member, frames.for(member));
     }
     // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
     channel.advance(p.epoch, p.seq);
@@ -109,14 +123,14 @@ export class Delivery implements EngineSink {
    * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
    */
   release(member: Member, epoch: string, replay: Publication[], seq: number): void {
-    for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, textFrame(p.json));
+    for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, new MessageFrames(p.json).for(member));
     const held = member.held ?? [];
     member.held = null;
     member.floor = seq;
     member.floorEpoch = epoch;
     for (const p of held) {
       if (p.epoch === epoch && p.seq <= seq) continue;
-      this.outbox.send(member, textFrame(p.json));
+      this.outbox.send(member, new MessageFrames(p.json).for(member));
     }
   }
 }

@@ -36,6 +36,8 @@ export class Member {
   expiryTimer: NodeJS.Timeout | null = null;
   /** The rate limit's bucket; null when the server has no rate limit. */
   bucket: Bucket | null = null;
+  /** Whether the client asked for the `rooms.envelope` subprotocol: its chat messages are binary envelopes. */
+  envelope = false;
   /** Whether an auth is in progress (a name being claimed across nodes, history being read). */
   admitting = false;
   /** `since` and `epoch` from the upgrade URL, used by an auth that gives neither. */

@@ -4,7 +4,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken, type TokenSigner } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
-import type { Delivery } from '../channels/delivery.js';
+import { MessageFrames, type Delivery } from '../channels/delivery.js';
 import { Member } from '../channels/member.js';
 import { addressedTo, type Engine, type Recovery, type Route } from '../engine/engine.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import { decode, validName } from './decode.js';
+import { openEnvelope } from './envelope.js';
 import * as encode from './encode.js';
 import type { Request, RequestId } from './messages.js';
 import type { RateLimit } from './rate.js';
@@ -149,8 +150,14 @@ export class ProtocolHandler {
       return this.fail(member, 'message_too_long', { message });
     }
     if (isBinary) {
+      if (!isNamed(member)) return this.fail(member, 'not_authenticated');
+      if (member.envelope) {
+        // Seed 000: a ChatMessage envelope is a broadcast, the sender's copy included.
+        const opened = openEnvelope(data);
+        if (!opened.ok) return this.fail(member, 'bad_envelope', { message: opened.reason });
+        return this.post(member, { message: opened.message }, { from: member.name, echo: true });
+      }
       // Seed C1: binary frames are opaque and go to the other members unchanged.
-      if (member.name === null) return this.fail(member, 'not_authenticated');
       return this.engine.signal(member.channel.key, { kind: 'binary', data, except: member.name });
     }
     const decoded = decode(data.toString());
@@ -373,8 +380,8 @@ export class ProtocolHandler {
     const tail = encode.messageTail(Date.now());
     const re = request.id;
     if (this.engine.isolated) {
-      const frame = textFrame(head + tail);
-      for (const m of channel.members.values()) if (m.held === null && addressedTo(route, m.name!)) this.outbox.send(m, frame);
+      const frames = new MessageFrames(head + tail);
+      for (const m of channel.members.values()) if (m.held === null && addressedTo(route, m.name!)) this.outbox.send(m, frames.for(m));
       if (re !== undefined) this.send(member, encode.ackEvent(re, { local: true }));
       return;
     }
