@@ -128,6 +128,7 @@ export class RedisEngine implements Engine {
     // The first beat and the subscriber's PING follow 'ready' asynchronously: give them a moment,
     // so a node that can reach Redis starts up rather than degraded.
     if (!this.up) await this.until(true, 2_000);
+    if (!this.up) this.warnDown();
   }
 
   async close(): Promise<void> {
@@ -245,12 +246,17 @@ export class RedisEngine implements Engine {
     if (up === this.reported) return;
     this.reported = up;
     if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
-    if (!up && !this.warned && !this.closed) {
-      this.options.log.warn({ err: this.lastError, url: redact(this.options.url) }, 'redis unreachable; serving local members only and retrying');
-    }
-    this.warned = !up;
+    if (up) this.warned = false;
+    else this.warnDown();
     for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
+  }
+
+  /** Logs an outage once, not once per reconnection attempt. */
+  private warnDown(): void {
+    if (this.warned || this.closed) return;
+    this.warned = true;
+    this.options.log.warn({ err: this.lastError, url: redact(this.options.url) }, 'redis unreachable; serving local members only and retrying');
   }
 
   /** Resolves once `up` becomes `state`, or after `ms` when given. */
