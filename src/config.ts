@@ -58,6 +58,16 @@ export interface Config {
   requireOrigin: boolean;
   /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: number;
+  /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
+  redis: string | null;
+  /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
+  redisPrefix: string;
+  /** Messages kept per channel for clients that resume. */
+  historySize: number;
+  /** Milliseconds a channel's history (and the message ids seen in it) outlive its last message. */
+  historyTtl: number;
+  /** Milliseconds after which the members of a node that stopped answering are removed. */
+  presenceTtl: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -85,6 +95,11 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   maxConnections: 50_000,
   allowedOrigins: [],
   requireOrigin: false,
+  redis: null,
+  redisPrefix: 'rooms',
+  historySize: 1_000,
+  historyTtl: 600_000,
+  presenceTtl: 5_000,
 });
 
 type Parse<T> = (value: unknown, where: string) => T;
@@ -185,6 +200,17 @@ const origins: Parse<string[]> = (value, where) => {
   });
 };
 
+const redisUrl: Parse<string | null> = (value, where) => {
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(value)) fail(where, 'a URL like redis://127.0.0.1:6379, or null', value);
+  return value;
+};
+
+const prefix: Parse<string> = (value, where) => {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,32}$/.test(value)) fail(where, '1 to 32 characters of A-Z a-z 0-9 . _ -', value);
+  return value;
+};
+
 const flag: Parse<boolean> = (value, where) => {
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === 'false') return value === 'true';
@@ -220,6 +246,11 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'allowedOrigins', env: 'ROOMS_ALLOWED_ORIGINS', flag: 'allowed-origin', arg: '<origin>', describe: 'origin allowed to connect, * for a host name part; repeat for several; none allows any', parse: origins }),
   row({ key: 'requireOrigin', env: 'ROOMS_REQUIRE_ORIGIN', flag: 'require-origin', arg: '<bool>', describe: 'refuse upgrades without an Origin header', parse: flag }),
   row({ key: 'maxBufferedBytes', env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
+  row({ key: 'redis', env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT); none keeps everything in this process', parse: redisUrl }),
+  row({ key: 'redisPrefix', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
+  row({ key: 'historySize', env: 'ROOMS_HISTORY_SIZE', flag: 'history-size', arg: '<n>', describe: 'messages kept per channel for clients that resume', parse: integer(0, 1_000_000) }),
+  row({ key: 'historyTtl', env: 'ROOMS_HISTORY_TTL', flag: 'history-ttl', arg: '<ms>', describe: 'milliseconds a channel keeps its history after its last message', parse: integer(1_000, 604_800_000) }),
+  row({ key: 'presenceTtl', env: 'ROOMS_PRESENCE_TTL', flag: 'presence-ttl', arg: '<ms>', describe: 'milliseconds before the members of a silent node are removed', parse: integer(500, 600_000) }),
   row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
 ];
 

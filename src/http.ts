@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChannelRegistry } from './channels/registry.js';
+import type { Engine } from './engine/engine.js';
 import { statusOf, type ErrorCode } from './errors.js';
 import { CHAT_ASSETS, sendAsset } from './web/static.js';
 
@@ -9,6 +10,7 @@ export interface HttpContext {
   started: number;
   connections: () => number;
   accepting: () => boolean;
+  engine: Engine;
 }
 
 /** A channel as GET /channels lists it. */
@@ -42,7 +44,8 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
 
 const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
   '/healthz': (ctx) => ({
-    status: ctx.accepting() ? 'ok' : 'shutting_down',
+    status: !ctx.accepting() ? 'shutting_down' : ctx.engine.up ? 'ok' : 'degraded',
+    engine: ctx.engine.kind,
     uptime: Math.round((Date.now() - ctx.started) / 1000),
     channels: ctx.registry.size,
     connections: ctx.connections(),

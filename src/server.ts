@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { JwtVerifier } from './auth/jwt.js';
 import { TokenSigner } from './auth/token.js';
 import { Reaper } from './channels/reaper.js';
+import { Delivery } from './channels/delivery.js';
 import { ChannelRegistry } from './channels/registry.js';
+import type { Engine } from './engine/engine.js';
+import { MemoryEngine } from './engine/memory.js';
+import { RedisEngine } from './engine/redis.js';
 import { mergeConfig, parsePartial, type Config } from './config.js';
 import { ERRORS } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
@@ -40,8 +44,11 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   /** The CHANNELS registry: every channel, created on first use. */
   readonly registry: ChannelRegistry;
   readonly log: Logger;
+  /** The scale-out seam: memory by default, Redis with the `redis` setting. */
+  readonly engine: Engine;
   private readonly http: Server;
   private readonly handler: ProtocolHandler;
+  private readonly delivery: Delivery;
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
   private readonly started = Date.now();
@@ -53,8 +60,23 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const { logger, ...settings } = options;
     this.config = mergeConfig(parsePartial(settings, 'createRoomServer options'));
     this.log = logger ?? createLogger(this.config.logLevel);
-    this.registry = new ChannelRegistry({ maxPayload: this.config.maxPayload });
+    this.registry = new ChannelRegistry(
+      { maxPayload: this.config.maxPayload },
+      {
+        created: (channel) => {
+          channel.ready = this.engine.subscribe(channel.key);
+        },
+        removed: (channel) => this.engine.unsubscribe(channel.key),
+      },
+    );
     const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
+    const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
+    this.delivery = new Delivery(this.registry, outbox, this.log, (up) => {
+      if (up) void this.resync();
+      else for (const channel of this.registry.values()) channel.settle();
+    });
+    this.engine = this.createEngine();
+    this.delivery.engine = this.engine;
     this.handler = new ProtocolHandler({
       authTimeout: this.config.authTimeout,
       jwt,
@@ -62,7 +84,9 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxMessageBytes: this.config.maxMessageBytes,
       maxRecipients: this.config.maxRecipients,
       signer: new TokenSigner(this.config.secret),
-      outbox: new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member)),
+      outbox,
+      engine: this.engine,
+      delivery: this.delivery,
       log: this.log,
     });
     this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.handler.members);
@@ -70,6 +94,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
     const upgrade = { config: this.config, registry: this.registry, handler: this.handler, jwt, accepting, origins: originMatcher(this.config.allowedOrigins) };
+    const engine = this.engine;
     // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
     // connections on an interval, so the interval is a fraction of the timeout.
     const handshake = this.config.handshakeTimeout;
@@ -80,7 +105,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxHeaderSize: MAX_HEADER_BYTES,
     };
     this.http = createServer(serverOptions, (req, res) =>
-      handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting }, req, res),
+      handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine }, req, res),
     );
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),
@@ -92,13 +117,20 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     return this.handler.members.size;
   }
 
-  /** Starts listening on the configured host and port; resolves with the address actually bound. */
-  listen(): Promise<AddressInfo> {
-    if (this.state !== 'new') return Promise.reject(new Error(`cannot listen: server is ${this.state}`));
+  /**
+   * Connects the engine, then starts listening on the configured host and port; resolves with the
+   * address actually bound. An unreachable Redis does not stop it: it serves its own members and
+   * keeps trying.
+   */
+  async listen(): Promise<AddressInfo> {
+    if (this.state !== 'new') throw new Error(`cannot listen: server is ${this.state}`);
     this.state = 'running';
+    await this.engine.start();
+    if (this.state !== 'running') throw new Error('cannot listen: server was closed while starting');
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         this.state = 'closed';
+        void this.engine.close();
         reject(err);
       };
       this.http.once('error', onError);
@@ -118,6 +150,30 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   address(): AddressInfo | null {
     const address = this.http.address();
     return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /**
+   * After the store came back (or lost this node's presence): claims every member's name again,
+   * closing a member whose name another node admitted meanwhile, and fills each channel's gap.
+   */
+  private async resync(): Promise<void> {
+    for (const channel of [...this.registry.values()]) {
+      for (const [name, member] of [...channel.members]) {
+        try {
+          if (!(await this.engine.join(channel.key, name))) this.handler.fail(member, 'name_taken');
+        } catch {
+          return;
+        }
+      }
+      await this.delivery.fill(channel);
+    }
+  }
+
+  private createEngine(): Engine {
+    const { redis, redisPrefix, historySize, historyTtl, presenceTtl } = this.config;
+    const options = { historySize, historyTtl, presenceTtl };
+    if (redis === null) return new MemoryEngine(options, this.delivery);
+    return new RedisEngine({ ...options, url: redis, prefix: redisPrefix, log: this.log }, this.delivery);
   }
 
   /**
@@ -149,6 +205,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     clearTimeout(timer);
     await Promise.all(closed);
     this.registry.clear();
+    await this.engine.close();
     this.http.closeAllConnections();
     await httpClosed;
     this.state = 'closed';

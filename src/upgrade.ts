@@ -1,10 +1,13 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Identity, JwtVerifier } from './auth/jwt.js';
+import type { Resume } from './channels/member.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
-import { statusOf, type ErrorCode } from './errors.js';
+import { ERRORS, statusOf, type ErrorCode } from './errors.js';
 import type { ProtocolHandler } from './protocol/handler.js';
+import { validEpoch, validSince } from './protocol/decode.js';
+import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 
 const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
@@ -46,6 +49,9 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
     return refuse(socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
   }
 
+  const resume = resumeFrom(params);
+  if (typeof resume === 'string') return refuse(socket, resume, ERRORS[resume].message);
+
   const origin = req.headers.origin;
   if (origin === undefined) {
     if (config.requireOrigin) return refuse(socket, 'origin_not_allowed', 'an Origin header is required here');
@@ -54,11 +60,22 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   }
   const ip = req.socket.remoteAddress ?? 'unknown';
   const token = ctx.jwt === null ? null : (params.get('token') ?? bearer(req.headers.authorization));
-  if (ctx.jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null });
+  if (ctx.jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null, resume });
   void ctx.jwt.verify(token, path, id).then((verified) => {
     if (!verified.ok) return refuse(socket, 'bad_token', verified.reason);
-    admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity });
+    admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity, resume });
   });
+}
+
+/** `?since=&epoch=` of a client coming back; null when absent, an error code when malformed. */
+function resumeFrom(params: URLSearchParams): Resume | null | 'bad_since' | 'bad_epoch' {
+  const rawSince = params.get('since');
+  const rawEpoch = params.get('epoch');
+  const since = rawSince === null ? null : validSince(rawSince);
+  if (rawSince !== null && since === null) return 'bad_since';
+  const epoch = rawEpoch === null ? null : validEpoch(rawEpoch);
+  if (rawEpoch !== null && epoch === null) return 'bad_epoch';
+  return since === null ? null : { since, epoch };
 }
 
 interface Admission {
@@ -66,6 +83,7 @@ interface Admission {
   id: string;
   ip: string;
   identity: Identity | null;
+  resume: Resume | null;
 }
 
 /** The capacity checks, then the handshake; synchronous from the checks to the connection joining. */
@@ -89,7 +107,9 @@ function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: 
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    ctx.handler.open(channel, ws, socket, a.ip, a.identity);
+    const member = ctx.handler.open(channel, ws, socket, a.ip, a.identity);
+    member.resume = a.resume;
+    member.envelope = ws.protocol === ENVELOPE_PROTOCOL;
   });
 }
 

@@ -49,6 +49,24 @@ describe('bin/rooms', () => {
     expect(stderr).to.equal('rooms: --path must be a URL path starting with / made of A-Z a-z 0-9 . _ ~ - / (got "channel")\n');
   });
 
+  it('a Redis address that is not a redis:// URL exits 2 saying what to give', async () => {
+    const { code, stderr } = await runRooms(['--redis', 'localhost:6379']);
+    expect(code).to.equal(2);
+    expect(stderr).to.equal('rooms: --redis must be a URL like redis://127.0.0.1:6379, or null (got "localhost:6379")\n');
+  });
+
+  it('starts with an unreachable Redis, says degraded on /healthz, and serves its own members', async () => {
+    const { child, stdout } = spawnRooms(['--port', '0', '--redis', 'redis://127.0.0.1:1', '--log-level', 'info']);
+    const [, port] = await waitForOutput(child, stdout, /"port":(\d+)[^\n]*"msg":"listening"/);
+    expect(stdout()).to.match(/redis unreachable; serving local members only and retrying/);
+    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; engine: string };
+    expect(health).to.include({ status: 'degraded', engine: 'redis' });
+    const alice = await join(`ws://127.0.0.1:${port}/channel?id=1`, 'alice');
+    alice.client.send({ event: 'broadcast', message: 'alone', id: 1 });
+    expect(await alice.client.next('message')).to.include({ message: 'alone' });
+    expect(await alice.client.next('ack')).to.deep.equal({ event: 'ack', re: 1, local: true });
+  });
+
   it('a bad environment value exits 2 naming the variable', async () => {
     const { code, stderr } = await runRooms([], { ROOMS_AUTH_TIMEOUT: 'soon' });
     expect(code).to.equal(2);

@@ -25,9 +25,10 @@ describe('reaper', () => {
     const { client } = await join(url('1'), 'alice');
     client.send({ event: 'close' });
     await eventually(() => server.connections === 0, 'the server to drop the connection');
-    const [removed] = (await once(server, 'reap')) as [number];
+    // A reap that began before the close may report 0; the one after it removes the channel.
+    let removed = 0;
+    while (server.registry.size > 0) removed += ((await once(server, 'reap')) as [number])[0];
     expect(removed).to.equal(1);
-    expect(server.registry.size).to.equal(0);
   });
 
   it('a channel reaped and asked for again is created anew and works', async () => {

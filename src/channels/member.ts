@@ -1,8 +1,15 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Identity } from '../auth/jwt.js';
+import type { Publication } from '../engine/engine.js';
 import type { Bucket } from '../protocol/rate.js';
 import type { Channel } from './channel.js';
+
+/** Where a client coming back left off: the seq of the last message it saw, and that message's epoch. */
+export interface Resume {
+  since: number;
+  epoch: string | null;
+}
 
 /**
  * One connection in a channel. It becomes a named member with `auth`; until then it only holds a
@@ -29,6 +36,20 @@ export class Member {
   expiryTimer: NodeJS.Timeout | null = null;
   /** The rate limit's bucket; null when the server has no rate limit. */
   bucket: Bucket | null = null;
+  /** Whether the client asked for the `rooms.envelope` subprotocol: its chat messages are binary envelopes. */
+  envelope = false;
+  /** Whether an auth is in progress (a name being claimed across nodes, history being read). */
+  admitting = false;
+  /** `since` and `epoch` from the upgrade URL, used by an auth that gives neither. */
+  resume: Resume | null = null;
+  /**
+   * While the member is being admitted: publications that arrived for it, held until its token
+   * reply and its replay have gone out, so that nothing overtakes them.
+   */
+  held: Publication[] | null = null;
+  /** Publications up to this seq in `floorEpoch` reached the member already (replayed, or before it joined). */
+  floor = 0;
+  floorEpoch: string | null = null;
 
   constructor(
     readonly ws: WebSocket,

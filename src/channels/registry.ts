@@ -1,7 +1,13 @@
-import { Channel, type ChannelOptions } from './channel.js';
+import { Channel, channelKey, type ChannelOptions } from './channel.js';
 
 /** Empty channels removed per turn of the event loop while reaping, so a big reap never stalls it. */
 const REAP_SLICE = 2_000;
+
+/** What the registry tells its owner: a channel was created, or removed (reaped or cleared). */
+export interface RegistryHooks {
+  created?: (channel: Channel) => void;
+  removed?: (channel: Channel) => void;
+}
 
 /**
  * The CHANNELS registry: owns every channel, creates one on first use, and reaps the empty ones.
@@ -10,7 +16,10 @@ export class ChannelRegistry {
   private readonly channels = new Map<string, Channel>();
   private reaping: Promise<number> | null = null;
 
-  constructor(private readonly options: ChannelOptions) {}
+  constructor(
+    private readonly options: ChannelOptions,
+    private readonly hooks: RegistryHooks = {},
+  ) {}
 
   /** How many channels exist. */
   get size(): number {
@@ -19,16 +28,22 @@ export class ChannelRegistry {
 
   /** The channel at `path` with `id`, if it exists. */
   get(path: string, id: string): Channel | undefined {
-    return this.channels.get(key(path, id));
+    return this.channels.get(channelKey(path, id));
+  }
+
+  /** The channel with this key (`PATH?id=ID`), if it exists. */
+  byKey(key: string): Channel | undefined {
+    return this.channels.get(key);
   }
 
   /** The channel at `path` with `id`, created on first use. */
   getOrCreate(path: string, id: string): Channel {
-    const k = key(path, id);
+    const k = channelKey(path, id);
     let channel = this.channels.get(k);
     if (channel === undefined) {
       channel = new Channel(path, id, this.options);
       this.channels.set(k, channel);
+      this.hooks.created?.(channel);
     }
     return channel;
   }
@@ -52,8 +67,13 @@ export class ChannelRegistry {
 
   /** Removes and closes every channel, whatever it holds; used at shutdown. */
   clear(): void {
-    for (const channel of this.channels.values()) channel.close();
+    for (const channel of this.channels.values()) this.remove(channel);
     this.channels.clear();
+  }
+
+  private remove(channel: Channel): void {
+    channel.close();
+    this.hooks.removed?.(channel);
   }
 
   private async reapSlices(): Promise<number> {
@@ -62,7 +82,7 @@ export class ChannelRegistry {
     for (const [k, channel] of this.channels) {
       if (channel.empty) {
         this.channels.delete(k);
-        channel.close();
+        this.remove(channel);
         removed += 1;
       }
       inSlice += 1;
@@ -75,6 +95,3 @@ export class ChannelRegistry {
   }
 }
 
-function key(path: string, id: string): string {
-  return `${path}?id=${id}`;
-}

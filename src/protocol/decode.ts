@@ -65,11 +65,27 @@ function decodeAuth(f: Fields): Decoded {
   if (f.presence !== undefined && typeof f.presence !== 'boolean') return { ok: false, code: 'bad_presence' };
   const jwt = token(f.token);
   if (jwt === false) return badToken();
+  const since = f.since === undefined || f.since === null ? undefined : validSince(f.since);
+  if (since === null) return { ok: false, code: 'bad_since' };
+  const epoch = f.epoch === undefined || f.epoch === null ? undefined : validEpoch(f.epoch);
+  if (epoch === null) return { ok: false, code: 'bad_epoch' };
   const presence = f.presence === true;
-  if (f.user === undefined || f.user === null || f.user === '') return ok({ event: 'auth', token: jwt, presence });
+  const resume = { ...(since === undefined ? {} : { since }), ...(epoch === undefined ? {} : { epoch }) };
+  if (f.user === undefined || f.user === null || f.user === '') return ok({ event: 'auth', token: jwt, presence, ...resume });
   const user = validName(f.user);
   if (user === null) return { ok: false, code: 'invalid_name' };
-  return ok({ event: 'auth', user, token: jwt, presence });
+  return ok({ event: 'auth', user, token: jwt, presence, ...resume });
+}
+
+/** A `since`: the seq of the last message received, a whole number from 0; null when it is not one. */
+export function validSince(value: unknown): number | null {
+  const n = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/** An `epoch` as the server hands them out: 1 to 64 characters of A-Z a-z 0-9 _ -; null when it is not one. */
+export function validEpoch(value: unknown): string | null {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : null;
 }
 
 /** A user name trimmed, or null when it is not 1 to 32 code points free of control characters. */

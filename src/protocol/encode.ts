@@ -5,24 +5,31 @@ import type { RequestId } from './messages.js';
  * The JSON text of every event the server sends. Each is serialized once, however many members
  * receive it; `undefined` fields are left out by JSON.stringify.
  */
-export function tokenEvent(token: string, re?: RequestId): string {
-  return JSON.stringify({ event: 'token', message: token, re });
+/** Where the channel stands at auth, and with `since`, whether everything after it follows. */
+export interface Standing {
+  epoch: string;
+  seq: number;
+  recovered?: boolean;
+}
+
+export function tokenEvent(token: string, re: RequestId | undefined, standing: Standing): string {
+  return JSON.stringify({ event: 'token', message: token, re, epoch: standing.epoch, seq: standing.seq, recovered: standing.recovered });
 }
 
 export function userListEvent(users: string[], re?: RequestId): string {
   return JSON.stringify({ event: 'user_list', message: users, re });
 }
 
-export interface Delivery {
-  message: unknown;
-  from: string;
-  channel: string;
-  seq: number;
-  ts: number;
+/**
+ * A message event is written in two halves around the `"seq":N,"epoch":"E"` that the engine fills
+ * in once it has ordered the message: `head` is the event up to there, without its closing brace.
+ */
+export function messageHead(message: unknown, from: string, channel: string): string {
+  return JSON.stringify({ event: 'message', message, from, channel }).slice(0, -1);
 }
 
-export function messageEvent(d: Delivery): string {
-  return JSON.stringify({ event: 'message', message: d.message, from: d.from, channel: d.channel, seq: d.seq, ts: d.ts });
+export function messageTail(ts: number): string {
+  return `,"ts":${ts}}`;
 }
 
 export function helloworldEvent(message: unknown): string {
@@ -38,8 +45,15 @@ export function refreshEvent(exp: number | null, re?: RequestId): string {
   return JSON.stringify({ event: 'refresh', exp, re });
 }
 
-export function ackEvent(re: RequestId, seq?: number): string {
-  return JSON.stringify({ event: 'ack', re, seq });
+/** How a request was carried out: its seq, or that it was a duplicate, or delivered on this node only. */
+export interface Outcome {
+  seq?: number;
+  duplicate?: boolean;
+  local?: boolean;
+}
+
+export function ackEvent(re: RequestId, outcome: Outcome = {}): string {
+  return JSON.stringify({ event: 'ack', re, seq: outcome.seq, duplicate: outcome.duplicate, local: outcome.local });
 }
 
 export interface ErrorDetails {

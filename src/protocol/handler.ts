@@ -4,12 +4,15 @@ import { WebSocket, type RawData } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken, type TokenSigner } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
+import { MessageFrames, type Delivery } from '../channels/delivery.js';
 import { Member } from '../channels/member.js';
+import { addressedTo, type Engine, type Recovery, type Route } from '../engine/engine.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { binaryFrame, textFrame } from '../transport/frame.js';
+import { textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import { decode, validName } from './decode.js';
+import { openEnvelope } from './envelope.js';
 import * as encode from './encode.js';
 import type { Request, RequestId } from './messages.js';
 import type { RateLimit } from './rate.js';
@@ -23,6 +26,8 @@ export interface HandlerOptions {
   maxRecipients: number;
   signer: TokenSigner;
   outbox: Outbox;
+  engine: Engine;
+  delivery: Delivery;
   log: Logger;
 }
 
@@ -47,6 +52,7 @@ export class ProtocolHandler {
   readonly perIp = new Map<string, number>();
   private readonly byWs = new WeakMap<WebSocket, Member>();
   private readonly outbox: Outbox;
+  private readonly engine: Engine;
   private readonly log: Logger;
   private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly onClose: (this: WebSocket) => void;
@@ -55,6 +61,7 @@ export class ProtocolHandler {
 
   constructor(private readonly options: HandlerOptions) {
     this.outbox = options.outbox;
+    this.engine = options.engine;
     this.log = options.log;
     const handler = this;
     const byWs = this.byWs;
@@ -126,7 +133,7 @@ export class ProtocolHandler {
 
   private readonly authExpired = (member: Member): void => {
     member.authTimer = null;
-    if (member.name === null) this.fail(member, 'auth_timeout');
+    if (member.name === null && !member.admitting) this.fail(member, 'auth_timeout');
   };
 
   private message(member: Member, data: Buffer, isBinary: boolean): void {
@@ -143,9 +150,15 @@ export class ProtocolHandler {
       return this.fail(member, 'message_too_long', { message });
     }
     if (isBinary) {
+      if (!isNamed(member)) return this.fail(member, 'not_authenticated');
+      if (member.envelope) {
+        // Seed 000: a ChatMessage envelope is a broadcast, the sender's copy included.
+        const opened = openEnvelope(data);
+        if (!opened.ok) return this.fail(member, 'bad_envelope', { message: opened.reason });
+        return this.post(member, { message: opened.message }, { from: member.name, echo: true });
+      }
       // Seed C1: binary frames are opaque and go to the other members unchanged.
-      if (member.name === null) return this.fail(member, 'not_authenticated');
-      return member.channel.fanOut(this.outbox, binaryFrame(data), member);
+      return this.engine.signal(member.channel.key, { kind: 'binary', data, except: member.name });
     }
     const decoded = decode(data.toString());
     if (!decoded.ok) return this.fail(member, decoded.code, { message: decoded.message, re: decoded.id });
@@ -175,20 +188,20 @@ export class ProtocolHandler {
     }
     switch (request.event) {
       case 'user_list':
-        return this.send(member, encode.userListEvent([...member.channel.members.keys()], request.id));
+        return void this.userList(member, request.id);
       case 'talk_with':
         return request.to === undefined ? this.publish(member, request, false) : this.direct(member, request, request.to);
       case 'broadcast':
         return this.publish(member, request, true);
       case 'helloworld':
-        member.channel.fanOut(this.outbox, textFrame(encode.helloworldEvent(request.message)));
+        this.engine.signal(member.channel.key, { kind: 'text', json: encode.helloworldEvent(request.message) });
         if (request.id !== undefined) this.send(member, encode.ackEvent(request.id));
         return;
     }
   }
 
   private auth(member: Member, request: Of<'auth'>): void {
-    if (member.name !== null || member.verifying) return this.fail(member, 'already_authenticated', { re: request.id });
+    if (member.name !== null || member.verifying || member.admitting) return this.fail(member, 'already_authenticated', { re: request.id });
     const jwt = this.options.jwt;
     if (jwt === null) {
       if (request.user === undefined) return this.fail(member, 'invalid_name', { message: 'auth error,no user', re: request.id });
@@ -223,15 +236,66 @@ export class ProtocolHandler {
 
   private admit(member: Member, name: string, request: Of<'auth'>): void {
     const channel = member.channel;
-    if (channel.members.has(name)) return this.fail(member, 'name_taken', { re: request.id });
+    if (channel.members.has(name) || channel.admitting.has(name)) return this.fail(member, 'name_taken', { re: request.id });
+    member.admitting = true;
+    channel.admitting.add(name);
+    void this.claim(member, name, request).finally(() => {
+      channel.admitting.delete(name);
+      member.admitting = false;
+    });
+  }
+
+  /**
+   * Claims the name on every node, then answers with the token and where the channel stands, then
+   * replays what the client missed since `since`. Publications that arrive meanwhile are held for
+   * the member and follow the replay, so the client sees no gap and no duplicate.
+   */
+  private async claim(member: Member, name: string, request: Of<'auth'>): Promise<void> {
+    const channel = member.channel;
+    const since = request.since ?? member.resume?.since ?? null;
+    const epoch = request.epoch ?? member.resume?.epoch ?? null;
+    await channel.ready;
+    let joined: boolean;
+    try {
+      joined = await this.engine.join(channel.key, name, since !== null);
+    } catch {
+      // The store is unreachable: this node's own members decide; the name is claimed again once it is back.
+      joined = true;
+      this.engine.signal(channel.key, { kind: 'join', user: name });
+    }
+    if (member.ws.readyState !== WebSocket.OPEN) {
+      if (joined) await this.engine.leave(channel.key, name);
+      return;
+    }
+    if (!joined) return this.fail(member, 'name_taken', { re: request.id });
     if (member.authTimer !== null) clearTimeout(member.authTimer);
     member.authTimer = null;
     member.name = name;
     member.presence = request.presence;
     member.token = this.options.signer.sign({ path: channel.path, channel: channel.id, user: name, connection: member.connection });
+    member.held = [];
     channel.members.set(name, member);
-    this.send(member, encode.tokenEvent(member.token, request.id));
-    channel.announce(this.outbox, textFrame(encode.presenceEvent('join', name)), member);
+    let recovery: Recovery;
+    try {
+      recovery = await this.engine.recover(channel.key, since, epoch);
+    } catch {
+      recovery = { epoch: channel.epoch ?? '', seq: channel.seq ?? 0, publications: [], recovered: false };
+    }
+    if (member.ws.readyState !== WebSocket.OPEN) return;
+    const resumed = since === null ? undefined : recovery.recovered;
+    this.send(member, encode.tokenEvent(member.token, request.id, { epoch: recovery.epoch, seq: recovery.seq, recovered: resumed }));
+    this.options.delivery.release(member, recovery.epoch, recovery.publications, recovery.seq);
+  }
+
+  /** The names in the channel on every node; this node's alone while the store is unreachable. */
+  private async userList(member: Named, re: RequestId | undefined): Promise<void> {
+    let names: string[];
+    try {
+      names = await this.engine.members(member.channel.key);
+    } catch {
+      names = [...member.channel.members.keys()];
+    }
+    this.send(member, encode.userListEvent(names, re));
   }
 
   /** A fresh token for the same user pushes the connection's expiry back. */
@@ -273,11 +337,7 @@ export class ProtocolHandler {
 
   /** A message to every member (broadcast) or to every member but the sender (the seed's publish). */
   private publish(member: Named, request: Of<'broadcast'> | Of<'talk_with'>, toSender: boolean): void {
-    const channel = member.channel;
-    const seq = (channel.seq += 1);
-    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
-    channel.fanOut(this.outbox, frame, toSender ? undefined : member);
-    if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
+    this.post(member, request, { from: member.name, echo: toSender });
   }
 
   /** A message to the named members only; each name not in the channel gets the sender an error. */
@@ -286,21 +346,54 @@ export class ProtocolHandler {
       const message = `too many recipients: ${names.length}, the limit is ${this.options.maxRecipients}`;
       return this.fail(member, 'too_many_recipients', { message, re: request.id });
     }
-    const channel = member.channel;
-    const recipients = new Set<Member>();
-    for (const name of new Set(names)) {
-      const recipient = channel.members.get(name);
-      if (recipient === undefined) {
-        this.fail(member, 'no_such_user', { message: `user ${member.name} send to ${name} error`, user: name, re: request.id });
-      } else {
-        recipients.add(recipient);
-      }
+    const unique = [...new Set(names)];
+    if (unique.every((name) => member.channel.members.has(name))) return this.post(member, request, { from: member.name, to: unique, echo: false });
+    void this.directAcross(member, request, unique);
+  }
+
+  /** A direct message naming members this node does not hold: asks who is in the channel on every node. */
+  private async directAcross(member: Named, request: Of<'talk_with'>, names: string[]): Promise<void> {
+    let present: Set<string>;
+    try {
+      present = new Set(await this.engine.members(member.channel.key));
+    } catch {
+      present = new Set(member.channel.members.keys());
     }
-    if (recipients.size === 0) return;
-    const seq = (channel.seq += 1);
-    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
-    for (const recipient of recipients) this.outbox.send(recipient, frame);
-    if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
+    const to: string[] = [];
+    for (const name of names) {
+      if (present.has(name)) to.push(name);
+      else this.fail(member, 'no_such_user', { message: `user ${member.name} send to ${name} error`, user: name, re: request.id });
+    }
+    if (to.length > 0) this.post(member, request, { from: member.name, to, echo: false });
+  }
+
+  /**
+   * Publishes a message through the engine, which gives it its seq and delivers it on every node;
+   * the ack follows the sender's own copy. Once the node is cut off from the store, the message
+   * goes to this node's members only, without a seq, and the ack says `local`. (Until then, a
+   * failed publish is refused with `unavailable`: what the store ordered before it failed may still
+   * arrive, and a local message must not overtake it.)
+   */
+  private post(member: Named, request: { id?: RequestId; message: unknown }, route: Route): void {
+    const channel = member.channel;
+    const head = encode.messageHead(request.message, member.name, channel.id);
+    const tail = encode.messageTail(Date.now());
+    const re = request.id;
+    if (this.engine.isolated) {
+      const frames = new MessageFrames(head + tail);
+      for (const m of channel.members.values()) if (m.held === null && addressedTo(route, m.name!)) this.outbox.send(m, frames.for(m));
+      if (re !== undefined) this.send(member, encode.ackEvent(re, { local: true }));
+      return;
+    }
+    const dedup = re === undefined ? undefined : `${member.name}\0${String(re)}`;
+    this.engine.publish(channel.key, { head, tail, route, dedup }).then(
+      (published) => {
+        if (re === undefined) return;
+        if (published.duplicate) return this.send(member, encode.ackEvent(re, { seq: published.seq, duplicate: true }));
+        channel.afterDelivered(published.epoch, published.seq, () => this.send(member, encode.ackEvent(re, { seq: published.seq })));
+      },
+      () => this.fail(member, 'unavailable', { re }),
+    );
   }
 
   private closed(member: Member): void {
@@ -318,7 +411,8 @@ export class ProtocolHandler {
     channel.connections.delete(member);
     if (member.name !== null && channel.members.get(member.name) === member) {
       channel.members.delete(member.name);
-      channel.announce(this.outbox, textFrame(encode.presenceEvent('leave', member.name)), member);
+      member.held = null;
+      void this.engine.leave(channel.key, member.name);
     }
   }
 }

@@ -5,7 +5,7 @@ export type RequestId = string | number;
 
 /** A request the server understands, validated: the handler can trust every field. */
 export type Request =
-  | { event: 'auth'; id?: RequestId; user?: string; token?: string; presence: boolean }
+  | { event: 'auth'; id?: RequestId; user?: string; token?: string; presence: boolean; since?: number; epoch?: string }
   | { event: 'refresh'; id?: RequestId; token: string }
   | { event: 'user_list'; id?: RequestId; auth?: string }
   | { event: 'talk_with'; id?: RequestId; auth?: string; message: unknown; to?: string[] }

@@ -18,8 +18,8 @@ export class Client {
   private readonly inbox: (Event | Buffer)[] = [];
   private waiters: (() => void)[] = [];
 
-  constructor(url: string, options: ClientOptions = {}) {
-    this.ws = new WebSocket(url, options);
+  constructor(url: string, options: ClientOptions = {}, protocols: string[] = []) {
+    this.ws = new WebSocket(url, protocols, options);
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
       this.inbox.push(isBinary ? buf : (JSON.parse(buf.toString()) as Event));

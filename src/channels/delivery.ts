@@ -1,0 +1,136 @@
+import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
+import type { Logger } from '../log.js';
+import * as encode from '../protocol/encode.js';
+import { sealEnvelope } from '../protocol/envelope.js';
+import { binaryFrame, textFrame } from '../transport/frame.js';
+import type { Outbox } from '../transport/outbox.js';
+import type { Channel } from './channel.js';
+import type { Member } from './member.js';
+import type { ChannelRegistry } from './registry.js';
+
+/** One message's frames, each built once on first need: JSON text, and the binary envelope. */
+export class MessageFrames {
+  private text: Buffer | null = null;
+  private envelope: Buffer | null = null;
+
+  constructor(private readonly json: string) {}
+
+  for(member: Member): Buffer {
+    if (member.envelope) return (this.envelope ??= binaryFrame(sealEnvelope(this.json)));
+    return (this.text ??= textFrame(this.json));
+  }
+}
+
+/**
+ * Local fan-out: what the engine delivers to this node goes to the members here. Publications
+ * arrive in seq order per channel; a jump in seq means this node missed some (its subscription
+ * dropped), so it holds what arrives and fills the gap from history before going on. One frame is
+ * built per publication, however many members receive it.
+ */
+export class Delivery implements EngineSink {
+  /** Set once the engine exists (it needs this sink to be built). */
+  engine!: Engine;
+
+  constructor(
+    private readonly registry: ChannelRegistry,
+    private readonly outbox: Outbox,
+    private readonly log: Logger,
+    private readonly onState: (up: boolean) => void,
+  ) {}
+
+  publication(key: string, p: Publication): void {
+    const channel = this.registry.byKey(key);
+    if (channel !== undefined) this.receive(channel, p);
+  }
+
+  signal(key: string, signal: Signal): void {
+    const channel = this.registry.byKey(key);
+    if (channel === undefined) return;
+    if (signal.kind === 'binary') {
+      // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
+      const frame = binaryFrame(signal.data);
+      for (const member of channel.members.values()) if (member.name !== signal.except && !member.envelope) this.outbox.send(member, frame);
+    } else if (signal.kind === 'text') {
+      const frame = textFrame(signal.json);
+      for (const member of channel.members.values()) this.outbox.send(member, frame);
+    } else {
+      const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
+      for (const member of channel.members.values()) {
+        if (member.presence && member.name !== signal.user && member.held === null) this.outbox.send(member, frame);
+      }
+    }
+  }
+
+  state(up: boolean): void {
+    this.onState(up);
+  }
+
+  /** Takes a publication in order: drops what was delivered already, fills a gap before going on. */
+  receive(channel: Channel, p: Publication): void {
+    if (channel.filling !== null) {
+      channel.filling.push(p);
+      return;
+    }
+    if (channel.epoch === p.epoch && channel.seq !== null) {
+      if (p.seq <= channel.seq) return;
+      if (p.seq > channel.seq + 1) {
+        channel.filling = [p];
+        return void this.fill(channel);
+      }
+    }
+    this.deliver(channel, p);
+  }
+
+  /** Reads what this node missed in a channel from history, delivers it, then what arrived meanwhile. */
+  async fill(channel: Channel): Promise<void> {
+    channel.filling ??= [];
+    const from = channel.seq;
+    const epoch = channel.epoch;
+    try {
+      if (from !== null && epoch !== null) {
+        const recovery = await this.engine.recover(channel.key, from, epoch);
+        if (!recovery.recovered && recovery.seq > from) {
+          this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
+        }
+        for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
+      }
+    } catch (err) {
+      this.log.debug({ channel: channel.key, err: (err as Error).message }, 'could not fill a gap; going on');
+    }
+    const arrived = channel.filling ?? [];
+    channel.filling = null;
+    for (const p of arrived) this.receive(channel, p);
+  }
+
+  /** Sends a publication to every member here it is addressed to. */
+  deliver(channel: Channel, p: Publication): void {
+    const frames = new MessageFrames(p.json);
+    for (const member of channel.members.values()) {
+      if (!addressedTo(p.route, member.name!)) continue;
+      if (member.held !== null) {
+        member.held.push(p);
+        continue;
+      }
+      if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
+      this.outbox.send(member, frames.for(member));
+    }
+    // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
+    channel.advance(p.epoch, p.seq);
+  }
+
+  /**
+   * Sends a member what it missed (`replay`, every publication after its `since`), then what
+   * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
+   */
+  release(member: Member, epoch: string, replay: Publication[], seq: number): void {
+    for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, new MessageFrames(p.json).for(member));
+    const held = member.held ?? [];
+    member.held = null;
+    member.floor = seq;
+    member.floorEpoch = epoch;
+    for (const p of held) {
+      if (p.epoch === epoch && p.seq <= seq) continue;
+      this.outbox.send(member, new MessageFrames(p.json).for(member));
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import {
+  recovered,
+  type Draft,
+  type Engine,
+  type EngineOptions,
+  type EngineSink,
+  type Publication,
+  type Published,
+  type Recovery,
+  type Signal,
+} from './engine.js';
+
+interface Kept extends Publication {
+  at: number;
+}
+
+interface ChannelState {
+  epoch: string;
+  seq: number;
+  /** The last historySize publications, oldest first. */
+  log: Kept[];
+  /** Dedup keys seen within historyTtl, with the seq they got. */
+  seen: Map<string, { seq: number; at: number }>;
+  /** Names in the order they joined. */
+  names: Set<string>;
+  subscribed: boolean;
+  /** When the channel last published or was subscribed to. */
+  touched: number;
+}
+
+/** How often forgotten channels and expired history are swept, at most. */
+const SWEEP_EVERY = 60_000;
+
+/**
+ * The default engine: one process. Delivery is synchronous, inside publish and signal. A channel's
+ * history outlives its last member (and the reaper) for historyTtl, so a client that comes back
+ * after the channel was reaped still resumes.
+ */
+export class MemoryEngine implements Engine {
+  readonly kind = 'memory';
+  readonly up = true;
+  readonly isolated = false;
+  private readonly channels = new Map<string, ChannelState>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly sink: EngineSink,
+  ) {}
+
+  start(): Promise<void> {
+    this.timer ??= setInterval(() => this.sweep(Date.now()), Math.min(SWEEP_EVERY, this.options.historyTtl)).unref();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.channels.clear();
+    return Promise.resolve();
+  }
+
+  subscribe(channel: string): Promise<void> {
+    const state = this.state(channel);
+    state.subscribed = true;
+    state.touched = Date.now();
+    return Promise.resolve();
+  }
+
+  unsubscribe(channel: string): void {
+    const state = this.channels.get(channel);
+    if (state !== undefined) state.subscribed = false;
+  }
+
+  publish(channel: string, draft: Draft): Promise<Published> {
+    const now = Date.now();
+    const state = this.state(channel);
+    this.expire(state, now);
+    if (draft.dedup !== undefined) {
+      const seen = state.seen.get(draft.dedup);
+      if (seen !== undefined) return Promise.resolve({ seq: seen.seq, epoch: state.epoch, duplicate: true });
+    }
+    const seq = (state.seq += 1);
+    const json = `${draft.head},"seq":${seq},"epoch":"${state.epoch}"${draft.tail}`;
+    const publication: Kept = { seq, epoch: state.epoch, route: draft.route, json, at: now };
+    state.log.push(publication);
+    if (state.log.length > this.options.historySize) state.log.shift();
+    if (draft.dedup !== undefined) state.seen.set(draft.dedup, { seq, at: now });
+    state.touched = now;
+    if (state.subscribed) this.sink.publication(channel, publication);
+    return Promise.resolve({ seq, epoch: state.epoch, duplicate: false });
+  }
+
+  signal(channel: string, signal: Signal): void {
+    if (this.channels.get(channel)?.subscribed === true) this.sink.signal(channel, signal);
+  }
+
+  join(channel: string, user: string): Promise<boolean> {
+    const state = this.state(channel);
+    if (state.names.has(user)) return Promise.resolve(false);
+    state.names.add(user);
+    this.signal(channel, { kind: 'join', user });
+    return Promise.resolve(true);
+  }
+
+  leave(channel: string, user: string): Promise<void> {
+    if (this.channels.get(channel)?.names.delete(user) === true) this.signal(channel, { kind: 'leave', user });
+    return Promise.resolve();
+  }
+
+  members(channel: string): Promise<string[]> {
+    return Promise.resolve([...(this.channels.get(channel)?.names ?? [])]);
+  }
+
+  recover(channel: string, since: number | null, epoch: string | null): Promise<Recovery> {
+    const state = this.state(channel);
+    this.expire(state, Date.now());
+    const position = { epoch: state.epoch, seq: state.seq };
+    if (since === null) return Promise.resolve({ ...position, publications: [], recovered: false });
+    const start = state.log.findIndex((p) => p.seq > since);
+    const publications = start === -1 ? [] : state.log.slice(start);
+    const ok = recovered(position, since, epoch, publications[0]?.seq);
+    return Promise.resolve({ ...position, publications: ok ? publications.map(strip) : [], recovered: ok });
+  }
+
+  private state(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (state === undefined) {
+      state = { epoch: newEpoch(), seq: 0, log: [], seen: new Map(), names: new Set(), subscribed: false, touched: Date.now() };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  /** Drops history and ids older than historyTtl. */
+  private expire(state: ChannelState, now: number): void {
+    const horizon = now - this.options.historyTtl;
+    let old = 0;
+    while (old < state.log.length && state.log[old]!.at < horizon) old += 1;
+    if (old > 0) state.log.splice(0, old);
+    for (const [key, seen] of state.seen) {
+      if (seen.at >= horizon) break;
+      state.seen.delete(key);
+    }
+  }
+
+  /** Forgets channels nobody is in whose history has expired, as Redis expires their keys. */
+  private sweep(now: number): void {
+    for (const [channel, state] of this.channels) {
+      this.expire(state, now);
+      if (!state.subscribed && state.names.size === 0 && state.touched < now - this.options.historyTtl) this.channels.delete(channel);
+    }
+  }
+}
+
+/** A short random id for an epoch: unique enough that two histories never share one. */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+function strip(kept: Kept): Publication {
+  return { seq: kept.seq, epoch: kept.epoch, route: kept.route, json: kept.json };
+}

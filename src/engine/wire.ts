@@ -1,0 +1,67 @@
+import type { Publication, Route, Signal } from './engine.js';
+
+/**
+ * What travels on a channel's Redis Pub/Sub topic: one type byte, then
+ * - `m` `SEQ EPOCH ROUTE` newline `JSON`: a publication (written by the publish script)
+ * - `j` USER, `l` USER: a join or leave (written by the presence scripts)
+ * - `t` JSON: a text signal
+ * - `b` EXCEPT newline BYTES: a binary relay (names hold no newline)
+ */
+export type Received = { kind: 'publication'; publication: Publication } | { kind: 'signal'; signal: Signal };
+
+const NL = 0x0a;
+
+export function encodeSignal(signal: Signal): Buffer {
+  switch (signal.kind) {
+    case 'join':
+      return Buffer.from(`j${signal.user}`);
+    case 'leave':
+      return Buffer.from(`l${signal.user}`);
+    case 'text':
+      return Buffer.from(`t${signal.json}`);
+    case 'binary':
+      return Buffer.concat([Buffer.from(`b${signal.except}\n`), signal.data]);
+  }
+}
+
+/** Decodes a Pub/Sub message; null for anything malformed (never throws). */
+export function decodeWire(data: Buffer): Received | null {
+  const type = data[0];
+  if (type === 0x6d /* m */) {
+    const nl = data.indexOf(NL);
+    if (nl === -1) return null;
+    const header = data.toString('utf8', 1, nl);
+    const first = header.indexOf(' ');
+    const second = header.indexOf(' ', first + 1);
+    const seq = Number(header.slice(0, first));
+    const route = parseRoute(header.slice(second + 1));
+    if (first === -1 || second === -1 || !Number.isSafeInteger(seq) || route === null) return null;
+    const publication = { seq, epoch: header.slice(first + 1, second), route, json: data.toString('utf8', nl + 1) };
+    return { kind: 'publication', publication };
+  }
+  if (type === 0x6a /* j */) return { kind: 'signal', signal: { kind: 'join', user: data.toString('utf8', 1) } };
+  if (type === 0x6c /* l */) return { kind: 'signal', signal: { kind: 'leave', user: data.toString('utf8', 1) } };
+  if (type === 0x74 /* t */) return { kind: 'signal', signal: { kind: 'text', json: data.toString('utf8', 1) } };
+  if (type === 0x62 /* b */) {
+    const nl = data.indexOf(NL);
+    if (nl === -1) return null;
+    return { kind: 'signal', signal: { kind: 'binary', except: data.toString('utf8', 1, nl), data: data.subarray(nl + 1) } };
+  }
+  return null;
+}
+
+/** A route as the publish script stores and sends it; null when it is not one. */
+export function parseRoute(text: string): Route | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { from, to, echo } = value as Record<string, unknown>;
+  if (typeof from !== 'string' || typeof echo !== 'boolean') return null;
+  if (to === undefined) return { from, echo };
+  if (!Array.isArray(to) || !to.every((n): n is string => typeof n === 'string')) return null;
+  return { from, to, echo };
+}

@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import type { Draft, Engine, EngineOptions, EngineSink, Publication, Signal } from '../src/engine/engine.js';
+import { MemoryEngine } from '../src/engine/memory.js';
+import { RedisEngine } from '../src/engine/redis.js';
+import { onCleanup } from './support/cleanup.js';
+import { needRedis, RedisServer } from './support/redis.js';
+
+/** A sink that records what an engine delivers and lets a test wait for it. */
+class Recorder implements EngineSink {
+  readonly publications: { channel: string; p: Publication }[] = [];
+  readonly signals: { channel: string; s: Signal }[] = [];
+  readonly states: boolean[] = [];
+  private waiters: (() => void)[] = [];
+
+  publication(channel: string, p: Publication): void {
+    this.publications.push({ channel, p });
+    this.wake();
+  }
+
+  signal(channel: string, s: Signal): void {
+    this.signals.push({ channel, s });
+    this.wake();
+  }
+
+  state(up: boolean): void {
+    this.states.push(up);
+    this.wake();
+  }
+
+  async until(what: string, condition: () => boolean): Promise<void> {
+    while (!condition()) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 5_000);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+const OPTIONS: EngineOptions = { historySize: 1_000, historyTtl: 60_000, presenceTtl: 5_000 };
+
+function draft(text: string, extra: Partial<Draft> = {}): Draft {
+  return { head: `{"event":"message","message":${JSON.stringify(text)},"from":"alice","channel":"1"`, tail: ',"ts":1}', route: { from: 'alice', echo: true }, ...extra };
+}
+
+function messages(recorder: Recorder, channel: string): string[] {
+  return recorder.publications.filter((r) => r.channel === channel).map((r) => (JSON.parse(r.p.json) as { message: string }).message);
+}
+
+type Make = (options: EngineOptions, sink: EngineSink) => Promise<Engine>;
+
+const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => Make }[] = [
+  {
+    name: 'memory',
+    make: () => async (options, sink) => new MemoryEngine(options, sink),
+  },
+  {
+    name: 'redis',
+    before: (ctx) => needRedis(ctx),
+    make: () => {
+      let redis: Promise<RedisServer> | null = null;
+      return async (options, sink) => {
+        redis ??= RedisServer.start();
+        const server = await redis;
+        const log = pino({ level: 'silent' });
+        return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log }, sink);
+      };
+    },
+  },
+];
+
+for (const kind of kinds) {
+  describe(`engine contract: ${kind.name}`, function () {
+    let make: Make;
+
+    beforeEach(function () {
+      kind.before?.(this);
+      make = kind.make();
+    });
+
+    async function engine(options: Partial<EngineOptions> = {}): Promise<{ engine: Engine; sink: Recorder }> {
+      const sink = new Recorder();
+      const e = await make({ ...OPTIONS, ...options }, sink);
+      onCleanup(() => e.close());
+      await e.start();
+      return { engine: e, sink };
+    }
+
+    it('is up once started', async () => {
+      const { engine: e } = await engine();
+      expect(e.up).to.equal(true);
+    });
+
+    it('numbers each channel from 1, in publish order, and delivers to the subscribed node with seq and epoch filled in', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=a');
+      await e.subscribe('/c?id=b');
+      const a1 = await e.publish('/c?id=a', draft('a1'));
+      const a2 = await e.publish('/c?id=a', draft('a2'));
+      const b1 = await e.publish('/c?id=b', draft('b1'));
+      expect([a1.seq, a2.seq, b1.seq]).to.deep.equal([1, 2, 1]);
+      expect(a1.duplicate).to.equal(false);
+      await sink.until('three publications', () => sink.publications.length === 3);
+      expect(messages(sink, '/c?id=a')).to.deep.equal(['a1', 'a2']);
+      const first = sink.publications[0]!.p;
+      expect(JSON.parse(first.json)).to.deep.equal({ event: 'message', message: 'a1', from: 'alice', channel: '1', seq: 1, epoch: a1.epoch, ts: 1 });
+      expect(first.route).to.deep.equal({ from: 'alice', echo: true });
+    });
+
+    it('delivers nothing of a channel the node did not subscribe to, or unsubscribed from', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=on');
+      await e.publish('/c?id=off', draft('never'));
+      e.unsubscribe('/c?id=on');
+      await e.publish('/c?id=on', draft('gone'));
+      await e.subscribe('/c?id=marker');
+      await e.publish('/c?id=marker', draft('marker'));
+      await sink.until('the marker', () => sink.publications.length >= 1);
+      expect(sink.publications.map((r) => r.channel)).to.deep.equal(['/c?id=marker']);
+    });
+
+    it('publishes a dedup key once: the second publish says duplicate with the first seq and delivers nothing', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=d');
+      const first = await e.publish('/c?id=d', draft('once', { dedup: 'alice\u00007' }));
+      const again = await e.publish('/c?id=d', draft('once', { dedup: 'alice\u00007' }));
+      const other = await e.publish('/c?id=d', draft('next', { dedup: 'bob\u00007' }));
+      expect(again).to.deep.equal({ seq: first.seq, epoch: first.epoch, duplicate: true });
+      expect(other.seq).to.equal(first.seq + 1);
+      await sink.until('two publications', () => sink.publications.length === 2);
+      expect(messages(sink, '/c?id=d')).to.deep.equal(['once', 'next']);
+    });
+
+    it('recovers every publication after since, in order, with the epoch', async () => {
+      const { engine: e } = await engine();
+      for (let i = 1; i <= 5; i += 1) await e.publish('/c?id=r', draft(`m${i}`));
+      const position = await e.recover('/c?id=r', null, null);
+      expect(position.seq).to.equal(5);
+      expect(position.publications).to.deep.equal([]);
+      const r = await e.recover('/c?id=r', 2, position.epoch);
+      expect(r.recovered).to.equal(true);
+      expect(r.publications.map((p) => p.seq)).to.deep.equal([3, 4, 5]);
+      expect(r.publications.map((p) => (JSON.parse(p.json) as { message: string }).message)).to.deep.equal(['m3', 'm4', 'm5']);
+      const upToDate = await e.recover('/c?id=r', 5, position.epoch);
+      expect(upToDate).to.include({ recovered: true, seq: 5 });
+      expect(upToDate.publications).to.deep.equal([]);
+    });
+
+    it('keeps one epoch for a channel, including before its first message', async () => {
+      const { engine: e } = await engine();
+      const before = await e.recover('/c?id=e', null, null);
+      const published = await e.publish('/c?id=e', draft('x'));
+      expect(before.seq).to.equal(0);
+      expect(published.epoch).to.equal(before.epoch);
+    });
+
+    it('does not recover across another epoch, from ahead of the channel, or past what history holds', async () => {
+      const { engine: e } = await engine({ historySize: 10 });
+      for (let i = 1; i <= 300; i += 1) await e.publish('/c?id=t', draft(`m${i}`));
+      const { epoch } = await e.recover('/c?id=t', null, null);
+      expect((await e.recover('/c?id=t', 299, 'another')).recovered).to.equal(false);
+      expect((await e.recover('/c?id=t', 301, epoch)).recovered).to.equal(false);
+      const trimmed = await e.recover('/c?id=t', 1, epoch);
+      expect(trimmed.recovered).to.equal(false);
+      expect(trimmed.publications).to.deep.equal([]);
+      const recent = await e.recover('/c?id=t', 295, epoch);
+      expect(recent.publications.map((p) => p.seq)).to.deep.equal([296, 297, 298, 299, 300]);
+    });
+
+    it('admits a name once per channel, lists names in join order, and frees a name on leave', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=p');
+      expect(await e.join('/c?id=p', 'bob')).to.equal(true);
+      expect(await e.join('/c?id=p', 'alice')).to.equal(true);
+      expect(await e.join('/c?id=q', 'bob')).to.equal(true);
+      expect(await e.members('/c?id=p')).to.deep.equal(['bob', 'alice']);
+      await e.leave('/c?id=p', 'bob');
+      expect(await e.members('/c?id=p')).to.deep.equal(['alice']);
+      await sink.until('join, join, leave', () => sink.signals.length === 3);
+      expect(sink.signals.map((r) => r.s)).to.deep.equal([
+        { kind: 'join', user: 'bob' },
+        { kind: 'join', user: 'alice' },
+        { kind: 'leave', user: 'bob' },
+      ]);
+    });
+
+    it('relays text and binary signals to the subscribed node', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=s');
+      e.signal('/c?id=s', { kind: 'text', json: '{"event":"helloworld"}' });
+      e.signal('/c?id=s', { kind: 'binary', data: Buffer.from([0, 1, 2, 255]), except: 'alice' });
+      await sink.until('two signals', () => sink.signals.length === 2);
+      expect(sink.signals[0]!.s).to.deep.equal({ kind: 'text', json: '{"event":"helloworld"}' });
+      const binary = sink.signals[1]!.s;
+      expect(binary.kind).to.equal('binary');
+      if (binary.kind === 'binary') {
+        expect([...binary.data]).to.deep.equal([0, 1, 2, 255]);
+        expect(binary.except).to.equal('alice');
+      }
+    });
+
+    it('close() twice is harmless', async () => {
+      const { engine: e } = await engine();
+      await e.close();
+      await e.close();
+    });
+  });
+}
