@@ -122,13 +122,21 @@ describe('chat page (GET /)', () => {
       expect(new URL(page.url()).search).to.equal('?channel=lobby&user=alice2');
     });
 
-    it('shows "Reconnecting in N s" when its socket is killed, then "Live" again', async () => {
-      const { http, server } = await startServer();
+    it('shows "Reconnecting in N s" when its socket is killed mid-chat, then catches up with every message sent meanwhile', async () => {
+      const { http, url, server } = await startServer();
+      const bob = roomsClient(url('1'), { user: 'bob' });
+      await bob.client.connect();
       const page = await openPage(browser, http('/?channel=1&user=alice'));
       await live(page);
+      await bob.client.publish('before');
+      await page.locator('#messages li .text', { hasText: 'before' }).waitFor();
       server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
       await page.getByRole('status').filter({ hasText: /^Reconnecting in \d+ s$/ }).waitFor();
+      for (const text of ['during 1', 'during 2', 'during 3']) await bob.client.publish(text);
       await live(page);
+      await page.locator('#messages li .text', { hasText: 'during 3' }).waitFor();
+      expect(await log(page)).to.deep.equal(['bob: before', 'bob: during 1', 'bob: during 2', 'bob: during 3']);
+      expect(await page.locator('#messages li.system').allInnerTexts()).to.not.include('Reconnected. Messages sent while you were away may be missing.');
     });
   });
 });
