@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { mintToken } from '../src/auth/jwt.js';
 import { RoomsClient, RoomsError, backoffDelay } from '../src/client/index.js';
 import { parseIncoming } from '../src/client/incoming.js';
 import { roomsClient } from './support/rooms-client.js';
@@ -126,6 +130,31 @@ describe('client library', () => {
       expect(second.states.map((s) => s.state)).to.deep.equal(['connecting', 'offline']);
     });
 
+    it('in token mode, asks its token function for a fresh token on every connection', async () => {
+      const secret = 'a-secret-shared-with-the-app-0123456789';
+      const { url, server } = await startServer({ authMode: 'token', jwtSecret: secret });
+      let minted = 0;
+      const token = (): Promise<string> => {
+        minted += 1;
+        return mintToken(secret, { user: 'zoe', ttl: 60 });
+      };
+      const zoe = roomsClient(url('1'), { token, minDelay: 50 });
+      await zoe.client.connect();
+      expect(await zoe.client.users()).to.deep.equal(['zoe']);
+      const before = zoe.states.length;
+      server.registry.get('/channel', '1')!.members.get('zoe')!.ws.terminate();
+      await zoe.reaches('live', before);
+      expect(minted).to.equal(2);
+    });
+
+    it('in token mode, a refused token is not retried', async () => {
+      const { url } = await startServer({ authMode: 'token', jwtSecret: 'a-secret-shared-with-the-app-0123456789' });
+      const zoe = roomsClient(url('1'), { token: await mintToken('another-secret-of-at-least-32-chars!!', { user: 'zoe', ttl: 60 }) });
+      const error = await rejection(zoe.client.connect());
+      expect(error.code).to.equal('bad_token');
+      expect(zoe.client.state).to.include({ state: 'offline', code: 4401 });
+    });
+
     it('an HTTP refusal at the upgrade is not retried', async () => {
       const { port } = await startServer();
       const client = roomsClient(`ws://127.0.0.1:${port}/nowhere?id=1`, { user: 'alice' });
@@ -191,6 +220,14 @@ describe('client library', () => {
       await alice.reaches('live', before);
       expect(await alice.client.users()).to.deep.equal(['alice']);
     });
+  });
+
+  it('the example in docs/client.md runs as written, importing rooms-server/client', async () => {
+    const { url } = await startServer();
+    const script = fileURLToPath(new URL('../docs/examples/client.mjs', import.meta.url));
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, url('1'), 'alice']);
+    expect(stdout).to.equal('alice: hello from the library\nsent as seq 1\nmembers: alice\n');
+    expect(stderr).to.equal('state: connecting\nstate: live\nstate: offline\n');
   });
 
   describe('parts', () => {

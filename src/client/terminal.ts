@@ -90,6 +90,8 @@ export async function runTerminal(options: TerminalOptions, io: TerminalIo): Pro
   }
   // Read lines only now: readline's async iterator drops the lines emitted before it is taken.
   const lines = createInterface({ input: io.input, ...(io.interactive ? { output: process.stdout, prompt: '> ' } : {}) });
+  // Ctrl+C at the prompt leaves like /quit (readline would only pause without a listener).
+  lines.on('SIGINT', () => lines.close());
   if (io.interactive) {
     show = promptSafe(lines, io.stdout);
     show(HELP);
