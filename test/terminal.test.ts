@@ -50,7 +50,7 @@ describe('rooms connect (terminal client)', () => {
     expect(stderr).to.equal('rooms: the URL must start with ws:// or wss:// (got "http://127.0.0.1:1/channel?id=1")\n');
   });
 
-  it('shows incoming lines with time and sender, and keeps going across a reconnection', async () => {
+  it('shows incoming lines with time and sender, and resumes across a reconnection without losing any', async () => {
     const { url, server } = await startServer();
     const bob = roomsClient(url('1'), { user: 'bob' });
     await bob.client.connect();
@@ -61,7 +61,10 @@ describe('rooms connect (terminal client)', () => {
     await waitForOutput(run.child, run.stdout, /^\[\d\d:\d\d:\d\d\] bob: hi alice\n/m);
     const rejoined = new Promise<string>((resolve) => bob.client.on('join', resolve));
     server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+    // Sent while alice is out of the channel: only her resume brings it to her.
+    await bob.client.publish('while you were away');
     expect(await rejoined).to.equal('alice');
+    await waitForOutput(run.child, run.stdout, /^\[\d\d:\d\d:\d\d\] bob: while you were away\n/m);
     run.child.stdin!.end('after the drop\n');
     expect((await run.done).code).to.equal(0);
     expect((await bob.received(1))[0]).to.include({ from: 'alice', message: 'after the drop' });

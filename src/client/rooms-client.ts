@@ -328,6 +328,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
       return entry.fail(error);
     }
     this.lastError = error;
+    // A name taken on a reconnection is retried (see dropped): not news for the application.
+    if (frame.re !== undefined && frame.re === this.authId && error.code === 'name_taken' && this.everLive) return;
     this.emit('error', error);
   }
 
