@@ -21,6 +21,8 @@ export class Channel {
   readonly created = Date.now();
   /** The seq of the last message delivered in this channel. */
   seq = 0;
+  /** When a member last joined, left or published here (ms since the epoch). */
+  lastActivity = this.created;
 
   constructor(
     readonly path: string,
@@ -39,18 +41,28 @@ export class Channel {
     return this.connections.size === 0;
   }
 
-  /** Sends one frame to every named member, except `except` when given. */
-  fanOut(outbox: Outbox, frame: Buffer, except?: Member): void {
+  /** Sends one frame to every named member, except `except` when given; returns how many got it. */
+  fanOut(outbox: Outbox, frame: Buffer, except?: Member): number {
+    let sent = 0;
     for (const member of this.members.values()) {
-      if (member !== except) outbox.send(member, frame);
+      if (member !== except) {
+        outbox.send(member, frame);
+        sent += 1;
+      }
     }
+    return sent;
   }
 
-  /** Sends a join or leave frame to the members that asked for presence, except `except`. */
-  announce(outbox: Outbox, frame: Buffer, except: Member): void {
+  /** Sends a join or leave frame to the members that asked for presence, except `except`; returns how many got it. */
+  announce(outbox: Outbox, frame: Buffer, except: Member): number {
+    let sent = 0;
     for (const member of this.members.values()) {
-      if (member.presence && member !== except) outbox.send(member, frame);
+      if (member.presence && member !== except) {
+        outbox.send(member, frame);
+        sent += 1;
+      }
     }
+    return sent;
   }
 
   /** Closes the WebSocketServer; called by the registry once the channel is removed. */

@@ -7,6 +7,7 @@ import type { Channel } from '../channels/channel.js';
 import { Member } from '../channels/member.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import { decode, validName } from './decode.js';
@@ -24,7 +25,13 @@ export interface HandlerOptions {
   signer: TokenSigner;
   outbox: Outbox;
   log: Logger;
+  metrics: Metrics;
+  /** Told when a named member joins (`added`) or leaves (`removed`) its channel; for webhooks. */
+  onMembership: (channel: Channel, user: string, change: 'added' | 'removed') => void;
 }
+
+/** What {@link ProtocolHandler.publishFrom} did: the message's seq, or the recipients that are not in the channel. */
+export type PublishOutcome = { ok: true; seq: number; delivered: number } | { ok: false; missing: string[] };
 
 /** A member that passed `auth`: it has a name and a token. */
 type Named = Member & { name: string; token: string };
@@ -102,6 +109,7 @@ export class ProtocolHandler {
 
   /** Sends an error event, and closes the connection when the error's row has a close code. */
   fail(member: Member, code: ErrorCode, details: encode.ErrorDetails = {}): void {
+    this.options.metrics.error(code);
     this.send(member, encode.errorEvent(code, details));
     const close = ERRORS[code].close;
     if (close !== undefined) this.close(member, close, details.message ?? ERRORS[code].message);
@@ -116,12 +124,35 @@ export class ProtocolHandler {
   /** Gives up on a member that does not read: closes it as too slow, writing nothing more to it. */
   slow(member: Member): void {
     this.log.warn({ user: member.name, channel: member.channel.id, buffered: member.socket.writableLength }, 'closing a member that is too slow');
+    this.options.metrics.slowConsumer();
     member.pending = null;
     member.ws.close(ERRORS.too_slow.close, 'too slow');
   }
 
+  /**
+   * Publishes a message from outside the channel (the HTTP API), as a member's message arrives:
+   * every named member gets `{"event":"message","message","from","channel","seq","ts"}`, or with
+   * `to`, only the named members. `event`, when given, replaces `"message"` as the event name
+   * (the caller checks it does not clash with a protocol event). With `to`, either every name is
+   * a member and the message goes to them, or nothing is sent and the missing names come back.
+   * Resolves with the seq the message took in the channel, and how many members it was queued to.
+   */
+  publishFrom(channel: Channel, from: string, message: unknown, to: string[] | undefined, event?: string): Promise<PublishOutcome> {
+    let recipients: Member[] | null = null;
+    if (to !== undefined) {
+      const named = [...new Set(to)].map((name) => channel.members.get(name) ?? name);
+      const missing = named.filter((m): m is string => typeof m === 'string');
+      if (missing.length > 0) return Promise.resolve({ ok: false, missing });
+      recipients = named as Member[];
+    }
+    const { seq, delivered } = this.deliver(channel, from, message, recipients, undefined, event);
+    return Promise.resolve({ ok: true, seq, delivered });
+  }
+
   private send(member: Member, json: string): void {
-    this.outbox.send(member, textFrame(json));
+    const frame = textFrame(json);
+    this.options.metrics.delivered(encode.eventOf(json), 1, frame.length);
+    this.outbox.send(member, frame);
   }
 
   private readonly authExpired = (member: Member): void => {
@@ -132,6 +163,7 @@ export class ProtocolHandler {
   private message(member: Member, data: Buffer, isBinary: boolean): void {
     if (member.bucket !== null) {
       const verdict = this.options.rateLimit.take(member.bucket, Date.now());
+      if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
       if (verdict.act === 'close') return this.close(member, ERRORS.rate_limited.close!, 'rate limited');
       if (verdict.act === 'refuse') {
         if (verdict.warn) this.send(member, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
@@ -145,9 +177,12 @@ export class ProtocolHandler {
     if (isBinary) {
       // Seed C1: binary frames are opaque and go to the other members unchanged.
       if (member.name === null) return this.fail(member, 'not_authenticated');
-      return member.channel.fanOut(this.outbox, binaryFrame(data), member);
+      this.options.metrics.messageIn('binary', data.length);
+      const frame = binaryFrame(data);
+      return this.options.metrics.delivered('binary', member.channel.fanOut(this.outbox, frame, member), frame.length);
     }
     const decoded = decode(data.toString());
+    this.options.metrics.messageIn(decoded.ok ? decoded.request.event : 'invalid', data.length);
     if (!decoded.ok) return this.fail(member, decoded.code, { message: decoded.message, re: decoded.id });
     this.dispatch(member, decoded.request);
   }
@@ -180,10 +215,12 @@ export class ProtocolHandler {
         return request.to === undefined ? this.publish(member, request, false) : this.direct(member, request, request.to);
       case 'broadcast':
         return this.publish(member, request, true);
-      case 'helloworld':
-        member.channel.fanOut(this.outbox, textFrame(encode.helloworldEvent(request.message)));
+      case 'helloworld': {
+        const frame = textFrame(encode.helloworldEvent(request.message));
+        this.options.metrics.delivered('helloworld', member.channel.fanOut(this.outbox, frame), frame.length);
         if (request.id !== undefined) this.send(member, encode.ackEvent(request.id));
         return;
+      }
     }
   }
 
@@ -217,6 +254,7 @@ export class ProtocolHandler {
   }
 
   private refuseToken(member: Member, reason: string, request: { id?: RequestId }): void {
+    this.options.metrics.error('bad_token');
     this.send(member, encode.errorEvent('bad_token', { message: reason, re: request.id }));
     this.close(member, TOKEN_CLOSE, reason);
   }
@@ -230,8 +268,10 @@ export class ProtocolHandler {
     member.presence = request.presence;
     member.token = this.options.signer.sign({ path: channel.path, channel: channel.id, user: name, connection: member.connection });
     channel.members.set(name, member);
+    channel.lastActivity = Date.now();
     this.send(member, encode.tokenEvent(member.token, request.id));
-    channel.announce(this.outbox, textFrame(encode.presenceEvent('join', name)), member);
+    this.announce(member, 'join', name);
+    this.options.onMembership(channel, name, 'added');
   }
 
   /** A fresh token for the same user pushes the connection's expiry back. */
@@ -267,16 +307,14 @@ export class ProtocolHandler {
     member.expiryTimer = null;
     const exp = member.identity?.exp ?? null;
     if (exp !== null && exp * 1000 > Date.now()) return this.scheduleExpiry(member);
+    this.options.metrics.error('token_expired');
     this.send(member, encode.errorEvent('token_expired'));
     this.close(member, TOKEN_CLOSE, 'token expired');
   };
 
   /** A message to every member (broadcast) or to every member but the sender (the seed's publish). */
   private publish(member: Named, request: Of<'broadcast'> | Of<'talk_with'>, toSender: boolean): void {
-    const channel = member.channel;
-    const seq = (channel.seq += 1);
-    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
-    channel.fanOut(this.outbox, frame, toSender ? undefined : member);
+    const { seq } = this.deliver(member.channel, member.name, request.message, null, toSender ? undefined : member);
     if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
   }
 
@@ -297,10 +335,35 @@ export class ProtocolHandler {
       }
     }
     if (recipients.size === 0) return;
-    const seq = (channel.seq += 1);
-    const frame = textFrame(encode.messageEvent({ message: request.message, from: member.name, channel: channel.id, seq, ts: Date.now() }));
-    for (const recipient of recipients) this.outbox.send(recipient, frame);
+    const { seq } = this.deliver(channel, member.name, request.message, recipients, undefined);
     if (request.id !== undefined) this.send(member, encode.ackEvent(request.id, seq));
+  }
+
+  /**
+   * The one delivery path of members' and API messages: takes the channel's next seq, frames the
+   * message once, and queues it to `recipients`, or to every member but `except` when null.
+   */
+  private deliver(channel: Channel, from: string, message: unknown, recipients: Iterable<Member> | null, except: Member | undefined, event?: string): { seq: number; delivered: number } {
+    const seq = (channel.seq += 1);
+    const ts = Date.now();
+    channel.lastActivity = ts;
+    const frame = textFrame(encode.messageEvent({ event, message, from, channel: channel.id, seq, ts }));
+    let delivered = 0;
+    if (recipients === null) {
+      delivered = channel.fanOut(this.outbox, frame, except);
+    } else {
+      for (const recipient of recipients) {
+        this.outbox.send(recipient, frame);
+        delivered += 1;
+      }
+    }
+    this.options.metrics.delivered(event ?? 'message', delivered, frame.length);
+    return { seq, delivered };
+  }
+
+  private announce(member: Member, event: 'join' | 'leave', name: string): void {
+    const frame = textFrame(encode.presenceEvent(event, name));
+    this.options.metrics.delivered(event, member.channel.announce(this.outbox, frame, member), frame.length);
   }
 
   private closed(member: Member): void {
@@ -318,7 +381,9 @@ export class ProtocolHandler {
     channel.connections.delete(member);
     if (member.name !== null && channel.members.get(member.name) === member) {
       channel.members.delete(member.name);
-      channel.announce(this.outbox, textFrame(encode.presenceEvent('leave', member.name)), member);
+      channel.lastActivity = Date.now();
+      this.announce(member, 'leave', member.name);
+      this.options.onMembership(channel, member.name, 'removed');
     }
   }
 }

@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Channel } from '../channels/channel.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { ProtocolHandler } from '../protocol/handler.js';
+import { CHANNEL_ID } from '../upgrade.js';
+import { readBody } from './body.js';
+import type { ApiKeys } from './keys.js';
+import { parsePublish } from './publish.js';
+import { json, refuse } from './reply.js';
+
+export interface ApiContext {
+  config: Readonly<Config>;
+  keys: ApiKeys;
+  registry: ChannelRegistry;
+  handler: ProtocolHandler;
+  metrics: Metrics;
+}
+
+/** A channel as the API lists it. */
+export interface ChannelSummary {
+  path: string;
+  id: string;
+  /** Named members. */
+  members: number;
+  /** Open connections, named or not. */
+  connections: number;
+  /** The seq of the channel's last message: its rate is how fast this grows. */
+  seq: number;
+  created: string;
+  lastActivity: string;
+}
+
+const GET = 'GET, HEAD';
+
+/**
+ * The HTTP API for backends, under /api: every request needs `Authorization: Bearer KEY`.
+ *   GET    /api/channels
+ *   GET    /api/channels/{path}/{id}
+ *   POST   /api/channels/{path}/{id}/messages
+ *   DELETE /api/channels/{path}/{id}/members/{user}
+ * `{path}` is a channel path without its leading slash, URL-encoded (`/a/b` is `a%2Fb`).
+ */
+export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  const from = ctx.keys.identify(req.headers.authorization);
+  if (from === null) return refuse(ctx.metrics, res, 'unauthorized');
+  let segments: string[];
+  try {
+    segments = pathname.split('/').slice(2).map(decodeURIComponent);
+  } catch {
+    return refuse(ctx.metrics, res, 'bad_request', `bad percent-encoding in ${pathname}`);
+  }
+  if (segments.at(-1) === '') segments.pop();
+  const [collection, path, id, sub, user, ...rest] = segments;
+  if (collection !== 'channels' || rest.length > 0) return notFound(ctx, res, pathname);
+  if (path === undefined) {
+    if (allow(ctx, req, res, GET)) listChannels(ctx, res);
+    return;
+  }
+  const channel = findChannel(ctx, res, path, id);
+  if (channel === null) return;
+  if (sub === undefined) {
+    if (allow(ctx, req, res, GET)) describeChannel(res, channel);
+  } else if (sub === 'messages' && user === undefined) {
+    if (allow(ctx, req, res, 'POST')) await publish(ctx, req, res, channel, from);
+  } else if (sub === 'members' && user !== undefined) {
+    if (allow(ctx, req, res, 'DELETE')) removeMember(ctx, res, channel, user);
+  } else {
+    notFound(ctx, res, pathname);
+  }
+}
+
+/** Whether the method is one of `methods`; answers 405 with Allow when not. */
+function allow(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, methods: string): boolean {
+  if (methods.split(', ').includes(req.method ?? '')) return true;
+  res.setHeader('Allow', methods);
+  refuse(ctx.metrics, res, 'method_not_allowed', `${req.method} is not allowed here; use ${methods}`);
+  return false;
+}
+
+function notFound(ctx: ApiContext, res: ServerResponse, pathname: string): void {
+  refuse(ctx.metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; see docs/api.md`);
+}
+
+function findChannel(ctx: ApiContext, res: ServerResponse, path: string, id: string | undefined): Channel | null {
+  const fullPath = `/${path}`;
+  if (!ctx.config.paths.includes(fullPath)) {
+    refuse(ctx.metrics, res, 'unknown_path', `unknown path ${JSON.stringify(fullPath.slice(0, 80))}; channel paths are ${ctx.config.paths.join(', ')}`);
+    return null;
+  }
+  if (id === undefined || !CHANNEL_ID.test(id)) {
+    refuse(ctx.metrics, res, 'invalid_id', 'invalid channel id; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -');
+    return null;
+  }
+  const channel = ctx.registry.get(fullPath, id);
+  if (channel === undefined) refuse(ctx.metrics, res, 'no_such_channel', `no channel ${id} under ${fullPath} on this server`);
+  return channel ?? null;
+}
+
+function summary(channel: Channel): ChannelSummary {
+  return {
+    path: channel.path,
+    id: channel.id,
+    members: channel.members.size,
+    connections: channel.connections.size,
+    seq: channel.seq,
+    created: new Date(channel.created).toISOString(),
+    lastActivity: new Date(channel.lastActivity).toISOString(),
+  };
+}
+
+function listChannels(ctx: ApiContext, res: ServerResponse): void {
+  const channels: ChannelSummary[] = [];
+  for (const channel of ctx.registry.values()) channels.push(summary(channel));
+  json(res, 200, { channels });
+}
+
+function describeChannel(res: ServerResponse, channel: Channel): void {
+  json(res, 200, { ...summary(channel), members: [...channel.members.keys()] });
+}
+
+async function publish(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, channel: Channel, from: string): Promise<void> {
+  const limit = ctx.config.apiMaxBodyBytes;
+  const body = await readBody(req, limit);
+  if (!body.ok) {
+    if (!body.tooLarge) return;
+    res.setHeader('Connection', 'close');
+    return refuse(ctx.metrics, res, 'payload_too_large', `request body over ${limit} bytes (apiMaxBodyBytes)`);
+  }
+  const parsed = parsePublish(body.text, ctx.config.maxRecipients);
+  if (!parsed.ok) return refuse(ctx.metrics, res, parsed.code, parsed.message);
+  ctx.metrics.messageIn('api', Buffer.byteLength(body.text));
+  const { message, to, event } = parsed.request;
+  const outcome = await ctx.handler.publishFrom(channel, from, message, to, event);
+  if (!outcome.ok) {
+    return refuse(ctx.metrics, res, 'no_such_user', `not in channel ${channel.id}: ${outcome.missing.join(', ')}; nothing was sent`, { missing: outcome.missing });
+  }
+  json(res, 200, { seq: outcome.seq, delivered: outcome.delivered });
+}
+
+function removeMember(ctx: ApiContext, res: ServerResponse, channel: Channel, user: string): void {
+  const member = channel.members.get(user);
+  if (member === undefined) return refuse(ctx.metrics, res, 'no_such_user', `no member ${JSON.stringify(user.slice(0, 40))} in channel ${channel.id}`);
+  ctx.handler.fail(member, 'removed');
+  res.writeHead(204).end();
+}
