@@ -45,6 +45,19 @@ describe('metrics', () => {
     expect(sample(text, 'rooms_sent_bytes_total')).to.be.above(100);
   });
 
+  it('counts API messages as received event "api", and custom events as sent event "custom"', async () => {
+    const key = 'metrics-key-0123456789';
+    const { http, url } = await startServer({ apiKeys: [{ name: 'backend', key }] });
+    const alice = await join(url('1'), 'alice');
+    const res = await fetch(http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1,"event":"order.shipped"}' });
+    expect(res.status).to.equal(200);
+    await alice.client.next('order.shipped');
+    const text = await scrape(http);
+    expect(sample(text, 'rooms_messages_received_total{event="api"}')).to.equal(1);
+    expect(sample(text, 'rooms_messages_sent_total{event="custom"}')).to.equal(1);
+    expect(text).to.not.include('order.shipped');
+  });
+
   it('counts error events by code and refusals by status and code, never naming a channel or user', async () => {
     const { http, url } = await startServer();
     const client = await connect(url('secret-room'));

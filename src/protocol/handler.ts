@@ -357,7 +357,8 @@ export class ProtocolHandler {
         delivered += 1;
       }
     }
-    this.options.metrics.delivered(event ?? 'message', delivered, frame.length);
+    // An API event name is the backend's choice: counted as `custom`, so it never grows the label set.
+    this.options.metrics.delivered(event === undefined ? 'message' : 'custom', delivered, frame.length);
     return { seq, delivered };
   }
 
