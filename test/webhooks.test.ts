@@ -1,6 +1,11 @@
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { WEBHOOK_EVENTS } from '../src/config.js';
+import { onCleanup } from './support/cleanup.js';
 import { join } from './support/client.js';
 import { eventually } from './support/eventually.js';
 import { startReceiver } from './support/hook-receiver.js';
@@ -43,6 +48,48 @@ describe('webhooks', () => {
       expect(request.headers['content-type']).to.equal('application/json');
       expect(request.body.time_ms).to.be.closeTo(Date.now(), 10_000);
     }
+  });
+
+  it('is accepted by the receiver in docs/examples, which checks the signature', async () => {
+    const script = fileURLToPath(new URL('../docs/examples/webhook-receiver.mjs', import.meta.url));
+    const probe = await startReceiver();
+    const port = await new Promise<number>((resolve, reject) => {
+      const free = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = free.address() as AddressInfo;
+        free.close(() => resolve(p));
+      });
+      free.on('error', reject);
+    });
+    const child = spawn(process.execPath, [script, String(port)], { env: { ...process.env, ROOMS_WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
+    onCleanup(() => {
+      child.kill();
+    });
+    let out = '';
+    const printed = (pattern: RegExp): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (pattern.test(out)) resolve();
+        };
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          check();
+        });
+        check();
+      });
+    await printed(/webhook receiver on/);
+    const { url } = await startServer({ webhooks: [{ url: `http://127.0.0.1:${port}/`, events: ['member_added'] }, { url: probe.url, events: ['member_added'] }], webhookSecret: SECRET, webhookBatchWait: 10 });
+    await join(url('1'), 'alice');
+    await printed(/"user":"alice"/);
+    expect(JSON.parse(out.split('\n')[1]!)).to.deep.equal({ name: 'member_added', path: '/channel', channel: '1', user: 'alice' });
+    await probe.waitForEvents(1);
+    // The same bytes with one more space no longer match their signature.
+    const request = probe.requests[0]!;
+    const tampered = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Rooms-Signature': String(request.headers['x-rooms-signature']) },
+      body: Buffer.concat([request.raw, Buffer.from(' ')]),
+    });
+    expect(tampered.status).to.equal(401);
   });
 
   it('sends the events of a burst together in one request', async () => {
