@@ -167,7 +167,8 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
 
   /**
    * Stops accepting, closes every member with 1001 "server shutting down", cuts those that have not
-   * closed within `shutdownTimeout`, stops the reaper and heartbeat, and resolves when all is closed.
+   * closed within `shutdownTimeout`, stops the reaper and heartbeat, sends the webhooks' last
+   * events (waiting at most `webhookTimeout`), and resolves when all is closed.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -194,7 +195,8 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     clearTimeout(timer);
     await Promise.all(closed);
     this.registry.clear();
-    this.webhooks?.close();
+    // Members' leaves at shutdown are events too: the webhooks get one last request for them.
+    await this.webhooks?.close();
     this.http.closeAllConnections();
     await httpClosed;
     this.state = 'closed';

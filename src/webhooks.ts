@@ -49,6 +49,7 @@ export function sign(secret: string, body: string | Buffer): string {
 export class Webhooks {
   private readonly endpoints: Endpoint[];
   private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  private closing: Promise<void> | null = null;
 
   constructor(options: WebhooksOptions) {
     this.endpoints = options.webhooks.map((hook) => new Endpoint(hook, options, this.agents));
@@ -59,11 +60,17 @@ export class Webhooks {
     for (const endpoint of this.endpoints) endpoint.push(event);
   }
 
-  /** Stops sending: clears every timer, aborts requests in flight, and logs the events left unsent. Harmless twice. */
-  close(): void {
-    for (const endpoint of this.endpoints) endpoint.close();
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+  /**
+   * Stops sending: clears every timer, then sends each endpoint one last request, without retry,
+   * holding every event it has not acknowledged (a request in flight is cut and its events sent
+   * again, so an endpoint may see those twice). Resolves within `timeout`. Harmless twice.
+   */
+  async close(): Promise<void> {
+    this.closing ??= Promise.all(this.endpoints.map((endpoint) => endpoint.drain())).then(() => {
+      this.agents.http.destroy();
+      this.agents.https.destroy();
+    });
+    return this.closing;
   }
 }
 
@@ -102,20 +109,21 @@ class Endpoint {
     this.schedule();
   }
 
-  close(): void {
-    if (this.closed) return;
+  /** The last request at shutdown: everything not yet acknowledged, once. */
+  async drain(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.inFlight?.destroy();
     this.inFlight = null;
-    const unsent = this.queue.length + (this.batch?.length ?? 0);
-    if (unsent > 0) {
-      this.options.metrics.webhook('dropped', unsent);
-      this.options.log.warn({ url: this.url.origin, unsent }, 'webhook events left unsent at shutdown');
-    }
-    this.queue.length = 0;
+    const events = [...(this.batch ?? []), ...this.queue];
     this.batch = null;
+    this.queue.length = 0;
+    if (events.length === 0) return;
+    const failure = await this.request(events);
+    if (failure === null) return this.options.metrics.webhook('sent', events.length);
+    this.options.metrics.webhook('dropped', events.length);
+    this.options.log.warn({ url: this.url.origin, reason: failure, unsent: events.length }, 'webhook events left unsent at shutdown');
   }
 
   /** Starts the wait for the next batch, unless one is already waiting, in flight or being retried. */
@@ -135,7 +143,17 @@ class Endpoint {
   private readonly post = (): void => {
     this.timer = null;
     const batch = this.batch!;
-    const body = JSON.stringify({ time_ms: Date.now(), events: batch });
+    void this.request(batch).then((failure) => {
+      // After close(), drain() owns whatever this request carried.
+      if (this.closed) return;
+      if (failure === null) this.sent(batch.length);
+      else this.failed(failure);
+    });
+  };
+
+  /** POSTs the events once; resolves with null when the endpoint answered 2xx, else why not. Never rejects. */
+  private request(events: WebhookPayloadEvent[]): Promise<string | null> {
+    const body = JSON.stringify({ time_ms: Date.now(), events });
     const send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(this.url, {
       method: 'POST',
@@ -149,26 +167,27 @@ class Endpoint {
       },
     });
     this.inFlight = req;
-    let settled = false;
-    const settle = (failure: string | null): void => {
-      if (settled || this.closed) return;
-      settled = true;
-      this.inFlight = null;
-      if (failure === null) this.sent(batch.length);
-      else this.failed(failure);
-    };
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeout} ms`)));
-    req.on('error', (err) => settle(err.message));
-    req.on('response', (res) => {
-      res.resume();
-      res.on('error', (err) => settle(err.message));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        settle(status >= 200 && status < 300 ? null : `answered ${status}`);
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (failure: string | null): void => {
+        if (settled) return;
+        settled = true;
+        if (this.inFlight === req) this.inFlight = null;
+        resolve(failure);
+      };
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeout} ms`)));
+      req.on('error', (err) => settle(err.message));
+      req.on('response', (res) => {
+        res.resume();
+        res.on('error', (err) => settle(err.message));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          settle(status >= 200 && status < 300 ? null : `answered ${status}`);
+        });
       });
+      req.end(body);
     });
-    req.end(body);
-  };
+  }
 
   private sent(events: number): void {
     this.options.metrics.webhook('sent', events);

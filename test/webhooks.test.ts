@@ -152,7 +152,8 @@ describe('webhooks', () => {
       webhookSecret: SECRET,
       webhookBatchWait: 0,
       webhookQueueSize: 2,
-      webhookTimeout: 60_000,
+      // Long enough for the test; short, because shutdown waits this long for the last request.
+      webhookTimeout: 2_000,
     });
     const alice = await join(url('1'), 'alice');
     for (const user of ['b', 'c', 'd', 'e']) await join(url('1'), user);
@@ -162,6 +163,15 @@ describe('webhooks', () => {
       await alice.client.next('ack');
     }
     expect(await metric(http, 'rooms_webhook_events_total{outcome="dropped"}')).to.be.at.least(1);
+  });
+
+  it('sends what is still queued, members leaving included, in one last request at shutdown', async () => {
+    const receiver = await startReceiver();
+    const { url, server } = await startServer({ webhooks: [{ url: receiver.url, events: ALL }], webhookSecret: SECRET, webhookBatchWait: 60_000 });
+    await join(url('1'), 'alice');
+    await server.close();
+    expect(receiver.requests).to.have.length(1);
+    expect(receiver.events().map((e) => e.name)).to.deep.equal(['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
   });
 
   it('a server whose endpoint refuses connections keeps serving and closes cleanly', async () => {
