@@ -111,7 +111,8 @@ describe('HTTP API', () => {
       expect(code(await api(s, 'GET', '/api/channels/nope/1'))).to.equal('unknown_path');
       const bad = await api(s, 'GET', '/api/channels/channel/a%20b');
       expect([bad.status, code(bad)]).to.deep.equal([400, 'invalid_id']);
-      expect(code(await api(s, 'GET', '/api/channels/channel/1/what'))).to.equal('no_such_channel');
+      expect(code(await api(s, 'GET', '/api/channels/channel/1/what'))).to.equal('not_found');
+      expect(code(await api(s, 'GET', '/api/channels/channel'))).to.equal('not_found');
       expect(code(await api(s, 'GET', '/api/rooms'))).to.equal('not_found');
       expect(code(await api(s, 'GET', '/api/channels/%E0%A4%A'))).to.equal('bad_request');
     });

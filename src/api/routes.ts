@@ -49,26 +49,39 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   try {
     segments = pathname.split('/').slice(2).map(decodeURIComponent);
   } catch {
-    return refuse(ctx.metrics, res, 'bad_request', `bad percent-encoding in ${pathname}`);
+    return refuse(ctx.metrics, res, 'bad_request', `bad percent-encoding in ${pathname.slice(0, 200)}`);
   }
   if (segments.at(-1) === '') segments.pop();
-  const [collection, path, id, sub, user, ...rest] = segments;
-  if (collection !== 'channels' || rest.length > 0) return notFound(ctx, res, pathname);
-  if (path === undefined) {
-    if (allow(ctx, req, res, GET)) listChannels(ctx, res);
-    return;
-  }
-  const channel = findChannel(ctx, res, path, id);
+  const route = routeOf(segments);
+  if (route === null) return notFound(ctx, res, pathname);
+  if (!allow(ctx, req, res, METHODS[route.action])) return;
+  if (route.action === 'list') return listChannels(ctx, res);
+  const channel = findChannel(ctx, res, route.path, route.id);
   if (channel === null) return;
-  if (sub === undefined) {
-    if (allow(ctx, req, res, GET)) describeChannel(res, channel);
-  } else if (sub === 'messages' && user === undefined) {
-    if (allow(ctx, req, res, 'POST')) await publish(ctx, req, res, channel, from);
-  } else if (sub === 'members' && user !== undefined) {
-    if (allow(ctx, req, res, 'DELETE')) removeMember(ctx, res, channel, user);
-  } else {
-    notFound(ctx, res, pathname);
+  switch (route.action) {
+    case 'describe':
+      return describeChannel(res, channel);
+    case 'publish':
+      return publish(ctx, req, res, channel, from);
+    case 'remove':
+      return removeMember(ctx, res, channel, route.user);
   }
+}
+
+type Route = { action: 'list' } | { action: 'describe' | 'publish'; path: string; id: string } | { action: 'remove'; path: string; id: string; user: string };
+
+const METHODS: Record<Route['action'], string> = { list: GET, describe: GET, publish: 'POST', remove: 'DELETE' };
+
+/** Which route decoded path segments (after /api) name, or null for none. */
+function routeOf(segments: string[]): Route | null {
+  const [collection, path, id, sub, user] = segments;
+  if (collection !== 'channels') return null;
+  if (path === undefined) return { action: 'list' };
+  if (id === undefined) return null;
+  if (segments.length === 3) return { action: 'describe', path, id };
+  if (segments.length === 4 && sub === 'messages') return { action: 'publish', path, id };
+  if (segments.length === 5 && sub === 'members') return { action: 'remove', path, id, user: user! };
+  return null;
 }
 
 /** Whether the method is one of `methods`; answers 405 with Allow when not. */
@@ -83,13 +96,13 @@ function notFound(ctx: ApiContext, res: ServerResponse, pathname: string): void 
   refuse(ctx.metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; see docs/api.md`);
 }
 
-function findChannel(ctx: ApiContext, res: ServerResponse, path: string, id: string | undefined): Channel | null {
+function findChannel(ctx: ApiContext, res: ServerResponse, path: string, id: string): Channel | null {
   const fullPath = `/${path}`;
   if (!ctx.config.paths.includes(fullPath)) {
     refuse(ctx.metrics, res, 'unknown_path', `unknown path ${JSON.stringify(fullPath.slice(0, 80))}; channel paths are ${ctx.config.paths.join(', ')}`);
     return null;
   }
-  if (id === undefined || !CHANNEL_ID.test(id)) {
+  if (!CHANNEL_ID.test(id)) {
     refuse(ctx.metrics, res, 'invalid_id', 'invalid channel id; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -');
     return null;
   }

@@ -21,7 +21,7 @@ export class Channel {
   readonly created = Date.now();
   /** The seq of the last message delivered in this channel. */
   seq = 0;
-  /** When a member last joined, left or published here (ms since the epoch). */
+  /** When a member last joined or left, or a message took a seq here (ms since the epoch). */
   lastActivity = this.created;
 
   constructor(
