@@ -1,5 +1,6 @@
 import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import * as encode from '../protocol/encode.js';
 import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
@@ -35,6 +36,7 @@ export class Delivery implements EngineSink {
     private readonly registry: ChannelRegistry,
     private readonly outbox: Outbox,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
     private readonly onState: (up: boolean) => void,
   ) {}
 
@@ -49,15 +51,28 @@ export class Delivery implements EngineSink {
     if (signal.kind === 'binary') {
       // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
       const frame = binaryFrame(signal.data);
-      for (const member of channel.members.values()) if (member.name !== signal.except && !member.envelope) this.outbox.send(member, frame);
+      let sent = 0;
+      for (const member of channel.members.values()) {
+        if (member.name !== signal.except && !member.envelope) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
+      }
+      this.metrics.delivered('binary', sent, frame.length);
     } else if (signal.kind === 'text') {
       const frame = textFrame(signal.json);
       for (const member of channel.members.values()) this.outbox.send(member, frame);
+      this.metrics.delivered(encode.eventOf(signal.json), channel.members.size, frame.length);
     } else {
       const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
+      let sent = 0;
       for (const member of channel.members.values()) {
-        if (member.presence && member.name !== signal.user && member.held === null) this.outbox.send(member, frame);
+        if (member.presence && member.name !== signal.user && member.held === null) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
       }
+      this.metrics.delivered(signal.kind, sent, frame.length);
     }
   }
 
@@ -105,6 +120,7 @@ export class Delivery implements EngineSink {
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
     const frames = new MessageFrames(p.json);
+    let sent = 0;
     for (const member of channel.members.values()) {
       if (!addressedTo(p.route, member.name!)) continue;
       if (member.held !== null) {
@@ -113,7 +129,11 @@ export class Delivery implements EngineSink {
       }
       if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
       this.outbox.send(member, frames.for(member));
+      sent += 1;
     }
+    // An API event name is the backend's choice: counted as `custom`, so it never grows the label set.
+    this.metrics.delivered(encode.eventOf(p.json) === 'message' ? 'message' : 'custom', sent, Buffer.byteLength(p.json));
+    channel.lastActivity = Date.now();
     // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
     channel.advance(p.epoch, p.seq);
   }

@@ -1,0 +1,25 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's chromium; .ci/run installs it. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const INSTALL = '/usr/bin/chromium is missing; install it with: apt-get update && apt-get install -y chromium (CI sets ROOMS_REQUIRE_BROWSER=1 and installs it)';
+
+/**
+ * Skips the calling suite when Debian's chromium is missing, saying how to install it; fails
+ * instead under ROOMS_REQUIRE_BROWSER=1, so CI can never skip the browser tests.
+ */
+export function needChromium(ctx: Mocha.Context): void {
+  if (existsSync(CHROMIUM)) return;
+  if (process.env.ROOMS_REQUIRE_BROWSER === '1') throw new Error(INSTALL);
+  console.log(`      skipped: ${INSTALL}`);
+  ctx.skip();
+}
+
+/** Launches Debian's chromium headless, with launch's default temporary profile. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
