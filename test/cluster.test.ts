@@ -147,6 +147,25 @@ describe('several nodes on one Redis', function () {
     expect([...before, ...after].map((e) => e.seq)).to.deep.equal(range(1, total));
   });
 
+  it('the HTTP API publishes through any node to the members of every node, in the channel\'s seq', async () => {
+    const key = 'cluster-key-0123456789';
+    const [a, b] = await startNodes(redis.url, 2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
+    const alice = await join(a!.url('1'), 'alice');
+    alice.client.send({ event: 'broadcast', message: 'first' });
+    await alice.client.next('message');
+    const post = (body: unknown): Promise<Response> =>
+      fetch(b!.http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    const answer = await post({ message: 'from the backend' });
+    expect(answer.status).to.equal(200);
+    expect(await answer.json()).to.include({ seq: 2 });
+    expect(await alice.client.next('message')).to.include({ message: 'from the backend', from: 'backend', seq: 2 });
+    const missing = await post({ message: 'x', to: ['nobody'] });
+    expect(missing.status).to.equal(404);
+    expect(((await missing.json()) as { error: { missing: string[] } }).error.missing).to.deep.equal(['nobody']);
+    const empty = await fetch(b!.http('/api/channels/channel/none/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
+    expect(empty.status).to.equal(404);
+  });
+
   it('says recovered: false when the Redis history was trimmed past since', async () => {
     const [a] = await startNodes(redis.url, 1, ['--history-size', '10']);
     const alice = await join(a!.url('1'), 'alice');
