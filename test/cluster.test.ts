@@ -1,18 +1,8 @@
 import { expect } from 'chai';
-import { connect, join, type Client, type Event } from './support/client.js';
+import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
 import { startNodes } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
-
-/** Takes events until `done` holds for one; returns those that `keep` holds for, in order. */
-async function until(client: Client, done: (e: Event) => boolean, keep: (e: Event) => boolean = () => true): Promise<Event[]> {
-  const kept: Event[] = [];
-  for (;;) {
-    const e = await client.next();
-    if (keep(e)) kept.push(e);
-    if (done(e)) return kept;
-  }
-}
 
 const isMessage = (e: Event): boolean => e.event === 'message';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { connect, join, type Client, type Event } from './support/client.js';
+import { connect, join, until, type Client, type Event } from './support/client.js';
 import { startNodes, type RoomsNode } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
 
@@ -14,16 +14,6 @@ async function healthBecomes(node: RoomsNode, status: string): Promise<void> {
   while ((await health(node)) !== status) {
     if (Date.now() > deadline) throw new Error(`node never reported ${status}`);
     await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-/** Takes events until `done` holds for one; returns those that `keep` holds for, in order. */
-async function until(client: Client, done: (e: Event) => boolean, keep: (e: Event) => boolean = () => true): Promise<Event[]> {
-  const kept: Event[] = [];
-  for (;;) {
-    const e = await client.next();
-    if (keep(e)) kept.push(e);
-    if (done(e)) return kept;
   }
 }
 
