@@ -101,10 +101,12 @@ export class Delivery implements EngineSink {
     channel.filling ??= [];
     const from = channel.seq;
     const epoch = channel.epoch;
+    let filled = false;
     try {
       if (from !== null && epoch !== null) {
         const recovery = await this.engine.recover(channel.key, from, epoch);
-        if (!recovery.recovered && recovery.seq > from) {
+        filled = recovery.recovered;
+        if (!filled && recovery.seq > from) {
           this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
         }
         for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
@@ -112,6 +114,9 @@ export class Delivery implements EngineSink {
     } catch (err) {
       this.log.debug({ channel: channel.key, err: (err as Error).message }, 'could not fill a gap; going on');
     }
+    // What history could not give is lost to this node: take what comes next as it is, rather than
+    // trying to fill the same gap again.
+    if (!filled) channel.seq = null;
     const arrived = channel.filling ?? [];
     channel.filling = null;
     for (const p of arrived) this.receive(channel, p);

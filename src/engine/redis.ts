@@ -29,7 +29,7 @@ const POSITION_TTL = 7 * 24 * 3_600_000;
 /** A presence hash outlives its channel's last join by this long, so no crash leaves it forever. */
 const PRESENCE_TTL = 24 * 3_600_000;
 /** A command Redis has not answered within this is failed, so no request waits on a hung Redis. */
-const COMMAND_TIMEOUT = 3_000;
+const COMMAND_TIMEOUT = 10_000;
 /** Reconnect backoff: doubling from this, capped, with jitter so nodes do not come back in step. */
 const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
