@@ -126,8 +126,11 @@ export class Delivery implements EngineSink {
   deliver(channel: Channel, p: Publication): void {
     const frames = new MessageFrames(p.json);
     let sent = 0;
+    // The common case, a message to everyone (but maybe its sender), decided once, not per member.
+    const to = p.route.to;
+    const except = to === undefined && !p.route.echo ? p.route.from : null;
     for (const member of channel.members.values()) {
-      if (!addressedTo(p.route, member.name!)) continue;
+      if (to === undefined ? member.name === except : !to.includes(member.name!)) continue;
       if (member.held !== null) {
         member.held.push(p);
         continue;
