@@ -41,7 +41,7 @@ const ROWS = {
   bad_envelope: { message: 'bad envelope: send a 4-byte big-endian type 0, then a JSON ChatMessage with "message"' },
   bad_since: { message: 'since must be a whole number from 0: the seq of the last message you received', status: 400 },
   bad_epoch: { message: 'epoch must be the epoch string from your last token reply or message', status: 400 },
-  unavailable: { message: 'cluster store unreachable: the message was not sent; retry with the same id', status: 503 },
+  unavailable: { message: 'cluster store unreachable: the message may not have been sent; retry with the same id', status: 503 },
   rate_limited: { message: 'rate limited: too many frames; wait retryAfterMs before sending again', close: 4429 },
   message_too_long: { message: 'message too long' },
   too_many_recipients: { message: 'too many recipients', status: 400 },

@@ -204,11 +204,14 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   private async resync(): Promise<void> {
     for (const channel of [...this.registry.values()]) {
       for (const [name, member] of [...channel.members]) {
+        if (channel.members.get(name) !== member) continue;
         try {
           if (!(await this.engine.join(channel.key, name))) this.handler.fail(member, 'name_taken');
         } catch {
-          return;
+          continue;
         }
+        // It left while its name was being claimed again: give the name back.
+        if (channel.members.get(name) !== member) await this.engine.leave(channel.key, name);
       }
       await this.delivery.fill(channel);
     }

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { onCleanup } from './support/cleanup.js';
 import { connect, join, until, type Client, type Event } from './support/client.js';
 import { startNodes, type RoomsNode } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
@@ -141,6 +143,22 @@ describe('faults', function () {
       expect(node.child.exitCode, 'still running').to.equal(null);
       expect(node.output().match(/redis unreachable/g), 'logged once').to.have.length(1);
     }
+  });
+
+  it('a node whose subscription dropped catches up from history: its members miss nothing published meanwhile', async () => {
+    const [a, b] = await startNodes(redis.url, 2);
+    const alice = await join(a!.url('1'), 'alice');
+    const bob = await join(b!.url('1'), 'bob');
+    const admin = new Redis(redis.url);
+    onCleanup(() => void admin.disconnect());
+    // Every node's Pub/Sub connection drops; their command connections stay.
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    bob.client.send({ event: 'broadcast', message: 'while deaf', id: 1 });
+    expect(await bob.client.next('message')).to.include({ message: 'while deaf', seq: 1 });
+    expect(await bob.client.next('ack')).to.include({ re: 1, seq: 1 });
+    expect(await alice.client.next('message')).to.include({ message: 'while deaf', seq: 1 });
+    bob.client.send({ event: 'broadcast', message: 'after', id: 2 });
+    expect(await alice.client.next('message')).to.include({ message: 'after', seq: 2 });
   });
 
   it('a node SIGKILLed while 50 clients send: its members leave everywhere within presenceTtl, and its clients resume elsewhere losing nothing; every message reaches every member once, in order', async () => {

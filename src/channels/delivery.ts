@@ -53,7 +53,7 @@ export class Delivery implements EngineSink {
       const frame = binaryFrame(signal.data);
       let sent = 0;
       for (const member of channel.members.values()) {
-        if (member.name !== signal.except && !member.envelope) {
+        if (member.name !== signal.except && !member.envelope && member.held === null) {
           this.outbox.send(member, frame);
           sent += 1;
         }
@@ -61,8 +61,14 @@ export class Delivery implements EngineSink {
       this.metrics.delivered('binary', sent, frame.length);
     } else if (signal.kind === 'text') {
       const frame = textFrame(signal.json);
-      for (const member of channel.members.values()) this.outbox.send(member, frame);
-      this.metrics.delivered(encode.eventOf(signal.json), channel.members.size, frame.length);
+      let sent = 0;
+      for (const member of channel.members.values()) {
+        if (member.held === null) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
+      }
+      this.metrics.delivered(encode.eventOf(signal.json), sent, frame.length);
     } else {
       const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
       let sent = 0;
@@ -86,39 +92,77 @@ export class Delivery implements EngineSink {
       channel.filling.push(p);
       return;
     }
-    if (channel.epoch === p.epoch && channel.seq !== null) {
-      if (p.seq <= channel.seq) return;
-      if (p.seq > channel.seq + 1) {
-        channel.filling = [p];
-        return void this.fill(channel);
+    if (channel.seq !== null) {
+      if (channel.epoch === p.epoch) {
+        if (p.seq <= channel.seq) return;
+        if (p.seq > channel.seq + 1) return this.startFill(channel, p);
+      } else if (p.seq > 1) {
+        // A new epoch (the history was lost) whose first messages this node did not see: fetch them.
+        channel.epoch = p.epoch;
+        channel.seq = 0;
+        return this.startFill(channel, p);
       }
     }
     this.deliver(channel, p);
   }
 
-  /** Reads what this node missed in a channel from history, delivers it, then what arrived meanwhile. */
-  async fill(channel: Channel): Promise<void> {
+  /**
+   * Reads what this node missed in a channel from history, delivers it, then what arrived
+   * meanwhile. One fill runs per channel at a time; asking during one joins it.
+   */
+  fill(channel: Channel): Promise<void> {
+    channel.filled ??= this.runFill(channel).finally(() => {
+      channel.filled = null;
+    });
+    return channel.filled;
+  }
+
+  private startFill(channel: Channel, first: Publication): void {
+    channel.filling = [first];
+    void this.fill(channel);
+  }
+
+  private async runFill(channel: Channel): Promise<void> {
     channel.filling ??= [];
     const from = channel.seq;
     const epoch = channel.epoch;
+    let position: { epoch: string; seq: number } | null = null;
     let filled = false;
     try {
       if (from !== null && epoch !== null) {
-        const recovery = await this.engine.recover(channel.key, from, epoch);
+        let recovery = await this.engine.recover(channel.key, from, epoch);
+        if (recovery.epoch !== epoch) {
+          // The history was lost and a new one began: what this node missed is all of the new one.
+          channel.epoch = recovery.epoch;
+          channel.seq = 0;
+          recovery = await this.engine.recover(channel.key, 0, recovery.epoch);
+        }
+        position = recovery;
         filled = recovery.recovered;
-        if (!filled && recovery.seq > from) {
+        if (!filled && recovery.seq > (channel.seq ?? 0)) {
           this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
         }
         for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
       }
     } catch (err) {
-      this.log.debug({ channel: channel.key, err: (err as Error).message }, 'could not fill a gap; going on');
+      this.log.warn({ channel: channel.key, err: (err as Error).message }, 'could not read what this node missed; going on without it');
     }
-    // What history could not give is lost to this node: take what comes next as it is, rather than
-    // trying to fill the same gap again.
-    if (!filled) channel.seq = null;
     const arrived = channel.filling ?? [];
     channel.filling = null;
+    if (!filled) {
+      // What history could not give is lost to this node. Go on from just before the first message
+      // that did arrive (or from where the channel stands), so that copies of anything older are
+      // still dropped and the same gap is not filled again; and release acks that waited for it.
+      const next = arrived[0] ?? null;
+      if (next !== null) {
+        channel.epoch = next.epoch;
+        channel.seq = next.seq - 1;
+      } else if (position !== null) {
+        channel.epoch = position.epoch;
+        channel.seq = position.seq;
+      }
+      channel.settle();
+    }
     for (const p of arrived) this.receive(channel, p);
   }
 
@@ -150,7 +194,7 @@ export class Delivery implements EngineSink {
    * Sends a member what it missed (`replay`, every publication after its `since`), then what
    * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
    */
-  release(member: Member, epoch: string, replay: Publication[], seq: number): void {
+  release(member: Member, epoch: string | null, replay: Publication[], seq: number): void {
     for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, new MessageFrames(p.json).for(member));
     const held = member.held ?? [];
     member.held = null;

@@ -7,7 +7,8 @@ import type { RequestId } from './messages.js';
  */
 /** Where the channel stands at auth, and with `since`, whether everything after it follows. */
 export interface Standing {
-  epoch: string;
+  /** Unknown (left out) only while the store is unreachable on a channel this node has not seen a message in. */
+  epoch: string | undefined;
   seq: number;
   recovered?: boolean;
 }

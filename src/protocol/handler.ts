@@ -278,6 +278,8 @@ export class ProtocolHandler {
     void this.claim(member, name, request).finally(() => {
       channel.admitting.delete(name);
       member.admitting = false;
+      // The auth deadline passed while the name was being claimed, and the claim failed.
+      if (member.name === null && member.authTimer === null && member.ws.readyState === WebSocket.OPEN) this.fail(member, 'auth_timeout');
     });
   }
 
@@ -295,7 +297,9 @@ export class ProtocolHandler {
     try {
       joined = await this.engine.join(channel.key, name, since !== null);
     } catch {
-      // The store is unreachable: this node's own members decide; the name is claimed again once it is back.
+      // Cut off from the store: this node's own members decide, and the name is claimed again once
+      // it is back. A store that is up but failed this once must not let two nodes admit one name.
+      if (this.engine.up) return this.fail(member, 'unavailable', { message: 'cluster store did not answer: send auth again', re: request.id });
       joined = true;
       this.engine.signal(channel.key, { kind: 'join', user: name });
     }
@@ -313,17 +317,23 @@ export class ProtocolHandler {
     channel.members.set(name, member);
     channel.lastActivity = Date.now();
     this.options.onMembership(channel, name, 'added');
-    let recovery: Recovery;
+    let recovery: Recovery | null = null;
     try {
       recovery = await this.engine.recover(channel.key, since, epoch);
     } catch {
-      recovery = { epoch: channel.epoch ?? '', seq: channel.seq ?? 0, publications: [], recovered: false };
+      // Where the channel stands is unknown: the reply says only what this node knows.
     }
     if (member.ws.readyState !== WebSocket.OPEN) return;
-    const resumed = since === null ? undefined : recovery.recovered;
+    if (recovery !== null && channel.seq === null) {
+      // The first member here: from now on a jump past this seq is a gap this node must fill.
+      channel.epoch = recovery.epoch;
+      channel.seq = recovery.seq;
+    }
+    const resumed = since === null ? undefined : (recovery?.recovered ?? false);
     if (resumed !== undefined) this.options.metrics.resume(resumed ? 'recovered' : 'not_recovered');
-    this.send(member, encode.tokenEvent(member.token, request.id, { epoch: recovery.epoch, seq: recovery.seq, recovered: resumed }));
-    this.options.delivery.release(member, recovery.epoch, recovery.publications, recovery.seq);
+    const standing = recovery ?? { epoch: channel.epoch ?? undefined, seq: channel.seq ?? 0 };
+    this.send(member, encode.tokenEvent(member.token, request.id, { epoch: standing.epoch, seq: standing.seq, recovered: resumed }));
+    this.options.delivery.release(member, standing.epoch ?? null, recovery?.publications ?? [], standing.seq);
   }
 
   /** The names in the channel on every node; this node's alone while the store is unreachable. */
