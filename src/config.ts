@@ -8,6 +8,21 @@ export type AuthMode = (typeof AUTH_MODES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const WEBHOOK_EVENTS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** A key the HTTP API accepts as `Authorization: Bearer KEY`; `name` is the `from` of what it publishes. */
+export interface ApiKey {
+  name: string;
+  key: string;
+}
+
+/** An endpoint that receives the webhook events it lists. */
+export interface Webhook {
+  url: string;
+  events: WebhookEvent[];
+}
+
 /** Every setting of a room server. config/default.json holds the same defaults as DEFAULTS. */
 export interface Config {
   /** TCP port to listen on; 0 picks a free one. */
@@ -68,6 +83,22 @@ export interface Config {
   historyTtl: number;
   /** Milliseconds after which the members of a node that stopped answering are removed. */
   presenceTtl: number;
+  /** Keys of the HTTP API under /api; none turns the API off (every request gets 401). */
+  apiKeys: ApiKey[];
+  /** Largest HTTP API request body, in bytes; a larger one gets 413. */
+  apiMaxBodyBytes: number;
+  /** Endpoints that receive webhook events. */
+  webhooks: Webhook[];
+  /** Key of the HMAC-SHA256 signature on every webhook request; required when webhooks are set. */
+  webhookSecret: string | null;
+  /** Milliseconds events wait to be sent together in one webhook request. */
+  webhookBatchWait: number;
+  /** Webhook events held per endpoint while it is slow or failing; past it new events are dropped. */
+  webhookQueueSize: number;
+  /** Times a failed webhook request is retried, with exponential backoff, before its events are dropped. */
+  webhookRetries: number;
+  /** Milliseconds a webhook endpoint has to answer one request. */
+  webhookTimeout: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -100,6 +131,14 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   historySize: 1_000,
   historyTtl: 600_000,
   presenceTtl: 5_000,
+  apiKeys: [],
+  apiMaxBodyBytes: 65_536,
+  webhooks: [],
+  webhookSecret: null,
+  webhookBatchWait: 250,
+  webhookQueueSize: 10_000,
+  webhookRetries: 5,
+  webhookTimeout: 5_000,
 });
 
 type Parse<T> = (value: unknown, where: string) => T;
@@ -217,6 +256,69 @@ const flag: Parse<boolean> = (value, where) => {
   return fail(where, 'true or false', value);
 };
 
+/**
+ * A JSON list from the environment, or the list itself from a file or the API. `secret` lists
+ * (API keys) are never echoed in the message: a bad entry may hold a real key.
+ */
+function jsonList(value: unknown, where: string, accepts: string, secret = false): unknown[] {
+  let list = value;
+  if (typeof value === 'string') {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      list = null;
+    }
+  }
+  if (Array.isArray(list)) return list;
+  if (secret) throw new ConfigError(where, `${where} must be ${accepts}, as JSON in the environment`);
+  return fail(where, `${accepts}, as JSON in the environment`, value);
+}
+
+const API_KEY_NAME = /^[A-Za-z0-9._-]{1,32}$/;
+
+/** Names are the `from` of API messages, so they follow user-name rules; keys are never echoed. */
+const apiKeys: Parse<ApiKey[]> = (value, where) => {
+  const keys = jsonList(value, where, 'a list of {"name","key"} objects', true).map((entry: unknown, i): ApiKey => {
+    const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? (entry as Record<string, unknown>) : null;
+    if (e === null || Object.keys(e).some((k) => k !== 'name' && k !== 'key')) {
+      throw new ConfigError(where, `${where}[${i}] must be an object with "name" and "key" only`);
+    }
+    if (typeof e.name !== 'string' || !API_KEY_NAME.test(e.name)) {
+      throw new ConfigError(where, `${where}[${i}].name must be 1 to 32 characters of A-Z a-z 0-9 . _ -`);
+    }
+    if (typeof e.key !== 'string' || e.key.length < 16 || /\s/.test(e.key)) {
+      throw new ConfigError(where, `${where}[${i}].key (of "${e.name}") must be a string of at least 16 characters without spaces`);
+    }
+    return { name: e.name, key: e.key };
+  });
+  const names = keys.map((k) => k.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new ConfigError(where, `${where}: the name "${twice}" is given twice; names must be unique`);
+  if (new Set(keys.map((k) => k.key)).size !== keys.length) throw new ConfigError(where, `${where}: two entries have the same key; keys must be unique`);
+  return keys;
+};
+
+const webhooks: Parse<Webhook[]> = (value, where) => {
+  const accepts = `a list of {"url","events"} objects, events from ${WEBHOOK_EVENTS.join(', ')}`;
+  return jsonList(value, where, accepts).map((entry: unknown, i): Webhook => {
+    const e = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? (entry as Record<string, unknown>) : null;
+    if (e === null || Object.keys(e).some((k) => k !== 'url' && k !== 'events')) {
+      fail(`${where}[${i}]`, 'an object with "url" and "events" only', entry);
+    }
+    if (typeof e.url !== 'string' || !/^https?:\/\/[^\s]+$/.test(e.url) || !URL.canParse(e.url)) {
+      fail(`${where}[${i}].url`, 'an http:// or https:// URL', e.url);
+    }
+    const events = e.events;
+    if (!Array.isArray(events) || events.length === 0 || new Set(events).size !== events.length) {
+      fail(`${where}[${i}].events`, `a non-empty list of distinct events from ${WEBHOOK_EVENTS.join(', ')}`, events);
+    }
+    for (const event of events) {
+      if (!WEBHOOK_EVENTS.includes(event as WebhookEvent)) fail(`${where}[${i}].events`, `a list of events from ${WEBHOOK_EVENTS.join(', ')}`, event);
+    }
+    return { url: e.url, events: events as WebhookEvent[] };
+  });
+};
+
 function row<K extends keyof Config>(setting: Setting<K>): Setting {
   return setting as unknown as Setting;
 }
@@ -251,6 +353,14 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'historySize', env: 'ROOMS_HISTORY_SIZE', flag: 'history-size', arg: '<n>', describe: 'messages kept per channel for clients that resume', parse: integer(0, 1_000_000) }),
   row({ key: 'historyTtl', env: 'ROOMS_HISTORY_TTL', flag: 'history-ttl', arg: '<ms>', describe: 'milliseconds a channel keeps its history after its last message', parse: integer(1_000, 604_800_000) }),
   row({ key: 'presenceTtl', env: 'ROOMS_PRESENCE_TTL', flag: 'presence-ttl', arg: '<ms>', describe: 'milliseconds before the members of a silent node are removed', parse: integer(500, 600_000) }),
+  row({ key: 'apiKeys', env: 'ROOMS_API_KEYS', arg: '<json>', describe: 'keys of the HTTP API: [{"name":"backend","key":"at least 16 characters"}]', parse: apiKeys }),
+  row({ key: 'apiMaxBodyBytes', env: 'ROOMS_API_MAX_BODY_BYTES', flag: 'api-max-body-bytes', arg: '<bytes>', describe: 'largest HTTP API request body (413 past it)', parse: integer(64, 104_857_600) }),
+  row({ key: 'webhooks', env: 'ROOMS_WEBHOOKS', arg: '<json>', describe: 'webhook endpoints: [{"url":"https://...","events":["member_added"]}]', parse: webhooks }),
+  row({ key: 'webhookSecret', env: 'ROOMS_WEBHOOK_SECRET', arg: '<secret>', describe: 'key of the HMAC-SHA256 signature of webhook requests', parse: secret }),
+  row({ key: 'webhookBatchWait', env: 'ROOMS_WEBHOOK_BATCH_WAIT', flag: 'webhook-batch-wait', arg: '<ms>', describe: 'milliseconds webhook events wait to be sent together', parse: integer(0, 60_000) }),
+  row({ key: 'webhookQueueSize', env: 'ROOMS_WEBHOOK_QUEUE_SIZE', flag: 'webhook-queue-size', arg: '<n>', describe: 'webhook events held per endpoint; past it new ones are dropped', parse: integer(1, 10_000_000) }),
+  row({ key: 'webhookRetries', env: 'ROOMS_WEBHOOK_RETRIES', flag: 'webhook-retries', arg: '<n>', describe: 'retries of a failed webhook request before its events are dropped', parse: integer(0, 100) }),
+  row({ key: 'webhookTimeout', env: 'ROOMS_WEBHOOK_TIMEOUT', flag: 'webhook-timeout', arg: '<ms>', describe: 'milliseconds a webhook endpoint has to answer', parse: integer(100, 600_000) }),
   row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
 ];
 
@@ -305,10 +415,13 @@ export function loadConfigFile(file: string): Partial<Config> {
 
 /** Merges layers over DEFAULTS, later layers winning, and checks the settings that go together. */
 export function mergeConfig(...layers: Partial<Config>[]): Config {
-  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths], allowedOrigins: [...DEFAULTS.allowedOrigins] };
+  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths], allowedOrigins: [...DEFAULTS.allowedOrigins], apiKeys: [], webhooks: [] };
   for (const layer of layers) Object.assign(merged, layer);
   if (merged.authMode === 'token' && merged.jwtSecret === null) {
     throw new ConfigError('jwtSecret', 'authMode token needs jwtSecret: set ROOMS_JWT_SECRET or jwtSecret in a config file');
+  }
+  if (merged.webhooks.length > 0 && merged.webhookSecret === null) {
+    throw new ConfigError('webhookSecret', 'webhooks need webhookSecret to sign their requests: set ROOMS_WEBHOOK_SECRET or webhookSecret in a config file');
   }
   return merged;
 }

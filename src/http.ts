@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AdminPage } from './admin.js';
+import { handleApi, type ApiContext } from './api/routes.js';
+import { json, refuse } from './api/reply.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Engine } from './engine/engine.js';
-import { statusOf, type ErrorCode } from './errors.js';
-import { CHAT_ASSETS, sendAsset } from './web/static.js';
+import { CHAT_ASSETS, sendChatAsset } from './chat-page.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
 export interface HttpContext {
   paths: readonly string[];
@@ -11,6 +15,10 @@ export interface HttpContext {
   connections: () => number;
   accepting: () => boolean;
   engine: Engine;
+  metrics: Metrics;
+  api: ApiContext;
+  admin: AdminPage;
+  log: Logger;
 }
 
 /** A channel as GET /channels lists it. */
@@ -22,24 +30,30 @@ export interface ChannelInfo {
   created: string;
 }
 
-/** The plain HTTP endpoints: GET /healthz, GET /channels and the chat page at GET /; anything else is a JSON 404. */
+/**
+ * The plain HTTP endpoints: GET /healthz, /channels and /metrics, the API under /api, the admin
+ * page under /admin, and the chat page at /; anything else is a JSON 404.
+ */
 export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const pathname = q === -1 ? url : url.slice(0, q);
+  if (pathname === '/api' || pathname.startsWith('/api/')) return respond(ctx, res, handleApi(ctx.api, req, res, pathname));
+  if (ctx.admin.serves(pathname)) return respond(ctx, res, ctx.admin.handle(ctx.metrics, req, res, pathname));
   const route = ROUTES[pathname];
   const asset = CHAT_ASSETS[pathname];
-  if ((route !== undefined || asset !== undefined) && req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
-    return error(res, 'method_not_allowed', `${pathname} answers GET only`);
+  if (route !== undefined || pathname === '/metrics' || asset !== undefined) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return refuse(ctx.metrics, res, 'method_not_allowed', `${pathname} answers GET only`);
+    }
+    if (asset !== undefined) return respond(ctx, res, sendChatAsset(ctx.metrics, res, asset, req.method === 'HEAD', ctx.paths[0]!));
+    return route === undefined ? respond(ctx, res, metrics(ctx, res)) : json(res, 200, route(ctx));
   }
-  if (route !== undefined) return json(res, 200, route(ctx));
-  // The page connects to the first channel path, which only the server knows.
-  if (asset !== undefined) return void sendAsset(res, asset, req.method === 'HEAD', (text) => text.replace('data-path="/channel"', `data-path="${ctx.paths[0]}"`));
   if (ctx.paths.includes(pathname)) {
-    return error(res, 'upgrade_required', `${pathname} takes WebSocket connections: connect to ws://HOST${pathname}?id=<id>`);
+    return refuse(ctx.metrics, res, 'upgrade_required', `${pathname} takes WebSocket connections: connect to ws://HOST${pathname}?id=<id>`);
   }
-  error(res, 'not_found', `no route ${pathname}; try /healthz or /channels`);
+  refuse(ctx.metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; try /healthz, /channels, /metrics, /api or /admin`);
 }
 
 const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
@@ -65,12 +79,17 @@ const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
   },
 };
 
-function error(res: ServerResponse, code: ErrorCode, message: string): void {
-  json(res, statusOf(code), { error: { code, message } });
+async function metrics(ctx: HttpContext, res: ServerResponse): Promise<void> {
+  const text = await ctx.metrics.registry.metrics();
+  res.writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+/** An asynchronous handler that fails answers 500 (when it still can) instead of leaving the request hanging. */
+function respond(ctx: HttpContext, res: ServerResponse, work: Promise<void>): void {
+  work.catch((err: unknown) => {
+    ctx.log.error({ err }, 'failed to answer an HTTP request');
+    if (!res.headersSent) refuse(ctx.metrics, res, 'internal_error', 'internal error: the server could not answer this request');
+    else res.destroy();
+  });
 }

@@ -1,8 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AdminPage } from './admin.js';
+import { ApiKeys } from './api/keys.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { TokenSigner } from './auth/token.js';
+import type { Channel } from './channels/channel.js';
 import { Reaper } from './channels/reaper.js';
 import { Delivery } from './channels/delivery.js';
 import { ChannelRegistry } from './channels/registry.js';
@@ -14,10 +17,12 @@ import { ERRORS } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { handleRequest } from './http.js';
 import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { ProtocolHandler } from './protocol/handler.js';
 import { RateLimit } from './protocol/rate.js';
 import { Outbox } from './transport/outbox.js';
 import { originMatcher, routeUpgrade } from './upgrade.js';
+import { Webhooks } from './webhooks.js';
 
 /** Settings for createRoomServer: any of the Config fields, plus a logger to use instead of a new one. */
 export interface RoomServerOptions extends Partial<Config> {
@@ -46,7 +51,10 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   readonly log: Logger;
   /** The scale-out seam: memory by default, Redis with the `redis` setting. */
   readonly engine: Engine;
+  /** The Prometheus metrics GET /metrics serves, in a registry of this server's own. */
+  readonly metrics: Metrics;
   private readonly http: Server;
+  private readonly webhooks: Webhooks | null;
   private readonly handler: ProtocolHandler;
   private readonly delivery: Delivery;
   private readonly heartbeat: Heartbeat;
@@ -69,9 +77,21 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
         removed: (channel) => this.engine.unsubscribe(channel.key),
       },
     );
+    this.metrics = new Metrics({ connections: () => this.connections, channels: () => this.registry.size, membersPerPath: () => this.membersPerPath() });
+    this.webhooks = this.config.webhooks.length === 0 ? null : new Webhooks({
+      webhooks: this.config.webhooks,
+      secret: this.config.webhookSecret!,
+      batchWait: this.config.webhookBatchWait,
+      queueSize: this.config.webhookQueueSize,
+      retries: this.config.webhookRetries,
+      timeout: this.config.webhookTimeout,
+      log: this.log,
+      metrics: this.metrics,
+    });
     const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
     const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
-    this.delivery = new Delivery(this.registry, outbox, this.log, (up) => {
+    this.delivery = new Delivery(this.registry, outbox, this.log, this.metrics, (up) => {
+      this.metrics.engineState(this.engine.kind, up);
       if (up) void this.resync();
       else for (const channel of this.registry.values()) channel.settle();
     });
@@ -88,13 +108,17 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       engine: this.engine,
       delivery: this.delivery,
       log: this.log,
+      metrics: this.metrics,
+      onMembership: (channel, user, change) => this.membership(channel, user, change),
     });
     this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.handler.members);
-    this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => this.emit('reap', removed));
+    this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => {
+      this.metrics.reaped(removed);
+      this.emit('reap', removed);
+    });
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
-    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, jwt, accepting, origins: originMatcher(this.config.allowedOrigins) };
-    const engine = this.engine;
+    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, jwt, accepting, origins: originMatcher(this.config.allowedOrigins), metrics: this.metrics };
     // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
     // connections on an interval, so the interval is a fraction of the timeout.
     const handshake = this.config.handshakeTimeout;
@@ -104,9 +128,9 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(handshake / 4))),
       maxHeaderSize: MAX_HEADER_BYTES,
     };
-    this.http = createServer(serverOptions, (req, res) =>
-      handleRequest({ paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine }, req, res),
-    );
+    const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, handler: this.handler, metrics: this.metrics };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
+    this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),
     );
@@ -115,6 +139,26 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   /** Open connections across all channels, named or not. */
   get connections(): number {
     return this.handler.members.size;
+  }
+
+  /** Named members per channel path, for the rooms_members gauge. */
+  private membersPerPath(): Map<string, number> {
+    const counts = new Map<string, number>(this.config.paths.map((path) => [path, 0]));
+    for (const channel of this.registry.values()) counts.set(channel.path, (counts.get(channel.path) ?? 0) + channel.members.size);
+    return counts;
+  }
+
+  /** Turns a member joining or leaving into webhook events; a channel is occupied while it has named members. */
+  private membership(channel: Channel, user: string, change: 'added' | 'removed'): void {
+    if (this.webhooks === null) return;
+    const where = { path: channel.path, channel: channel.id };
+    if (change === 'added') {
+      if (channel.members.size === 1) this.webhooks.emit({ name: 'channel_occupied', ...where });
+      this.webhooks.emit({ name: 'member_added', ...where, user });
+    } else {
+      this.webhooks.emit({ name: 'member_removed', ...where, user });
+      if (channel.members.size === 0) this.webhooks.emit({ name: 'channel_vacated', ...where });
+    }
   }
 
   /**
@@ -126,6 +170,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     if (this.state !== 'new') throw new Error(`cannot listen: server is ${this.state}`);
     this.state = 'running';
     await this.engine.start();
+    this.metrics.engineState(this.engine.kind, this.engine.up);
     if (this.state !== 'running') throw new Error('cannot listen: server was closed while starting');
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
@@ -159,11 +204,14 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   private async resync(): Promise<void> {
     for (const channel of [...this.registry.values()]) {
       for (const [name, member] of [...channel.members]) {
+        if (channel.members.get(name) !== member) continue;
         try {
           if (!(await this.engine.join(channel.key, name))) this.handler.fail(member, 'name_taken');
         } catch {
-          return;
+          continue;
         }
+        // It left while its name was being claimed again: give the name back.
+        if (channel.members.get(name) !== member) await this.engine.leave(channel.key, name);
       }
       await this.delivery.fill(channel);
     }
@@ -178,7 +226,8 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
 
   /**
    * Stops accepting, closes every member with 1001 "server shutting down", cuts those that have not
-   * closed within `shutdownTimeout`, stops the reaper and heartbeat, and resolves when all is closed.
+   * closed within `shutdownTimeout`, stops the reaper and heartbeat, sends the webhooks' last
+   * events (waiting at most `webhookTimeout`), and resolves when all is closed.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -206,6 +255,8 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     await Promise.all(closed);
     this.registry.clear();
     await this.engine.close();
+    // Members' leaves at shutdown are events too: the webhooks get one last request for them.
+    await this.webhooks?.close();
     this.http.closeAllConnections();
     await httpClosed;
     this.state = 'closed';

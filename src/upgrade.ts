@@ -5,11 +5,13 @@ import type { Resume } from './channels/member.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
 import { ERRORS, statusOf, type ErrorCode } from './errors.js';
+import type { Metrics } from './metrics.js';
 import type { ProtocolHandler } from './protocol/handler.js';
 import { validEpoch, validSince } from './protocol/decode.js';
 import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 
-const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+/** What a channel id may be, at the upgrade and in the HTTP API. */
+export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export interface UpgradeContext {
   config: Readonly<Config>;
@@ -21,6 +23,7 @@ export interface UpgradeContext {
   jwt: JwtVerifier | null;
   /** False once the server is shutting down: new connections are refused with 503. */
   accepting: () => boolean;
+  metrics: Metrics;
 }
 
 /**
@@ -36,33 +39,33 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
 
   const config = ctx.config;
-  if (!ctx.accepting()) return refuse(socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
   const path = config.paths.find((p) => p === pathname);
   if (path === undefined) {
-    return refuse(socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${config.paths[0]}?id=<id>`);
+    return refuse(ctx, socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${config.paths[0]}?id=<id>`);
   }
   const ids = params.getAll('id');
-  if (ids.length === 0 || ids[0] === '') return refuse(socket, 'missing_id', `missing channel id; connect to ${path}?id=<id>`);
+  if (ids.length === 0 || ids[0] === '') return refuse(ctx, socket, 'missing_id', `missing channel id; connect to ${path}?id=<id>`);
   const id = ids[0]!;
-  if (ids.length > 1) return refuse(socket, 'invalid_id', 'give the channel id once');
+  if (ids.length > 1) return refuse(ctx, socket, 'invalid_id', 'give the channel id once');
   if (!CHANNEL_ID.test(id)) {
-    return refuse(socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
+    return refuse(ctx, socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
   }
 
   const resume = resumeFrom(params);
-  if (typeof resume === 'string') return refuse(socket, resume, ERRORS[resume].message);
+  if (typeof resume === 'string') return refuse(ctx, socket, resume, ERRORS[resume].message);
 
   const origin = req.headers.origin;
   if (origin === undefined) {
-    if (config.requireOrigin) return refuse(socket, 'origin_not_allowed', 'an Origin header is required here');
+    if (config.requireOrigin) return refuse(ctx, socket, 'origin_not_allowed', 'an Origin header is required here');
   } else if (ctx.origins !== null && !ctx.origins(origin)) {
-    return refuse(socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
+    return refuse(ctx, socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
   }
   const ip = req.socket.remoteAddress ?? 'unknown';
   const token = ctx.jwt === null ? null : (params.get('token') ?? bearer(req.headers.authorization));
   if (ctx.jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null, resume });
   void ctx.jwt.verify(token, path, id).then((verified) => {
-    if (!verified.ok) return refuse(socket, 'bad_token', verified.reason);
+    if (!verified.ok) return refuse(ctx, socket, 'bad_token', verified.reason);
     admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity, resume });
   });
 }
@@ -89,19 +92,19 @@ interface Admission {
 /** The capacity checks, then the handshake; synchronous from the checks to the connection joining. */
 function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer, a: Admission): void {
   const config = ctx.config;
-  if (!ctx.accepting()) return refuse(socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
   if ((ctx.handler.perIp.get(a.ip) ?? 0) >= config.maxConnectionsPerIp) {
-    return refuse(socket, 'too_many_from_ip', `too many connections from ${a.ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
+    return refuse(ctx, socket, 'too_many_from_ip', `too many connections from ${a.ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
   }
   if (ctx.handler.members.size >= config.maxConnections) {
-    return refuse(socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
+    return refuse(ctx, socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
   }
   const existing = ctx.registry.get(a.path, a.id);
   if (existing === undefined && ctx.registry.size >= config.maxChannels) {
-    return refuse(socket, 'too_many_channels', `too many channels: the limit is ${config.maxChannels} (maxChannels); join an existing channel or try later`);
+    return refuse(ctx, socket, 'too_many_channels', `too many channels: the limit is ${config.maxChannels} (maxChannels); join an existing channel or try later`);
   }
   if (existing !== undefined && existing.connections.size >= config.maxMembersPerChannel) {
-    return refuse(socket, 'channel_full', `channel full: ${config.maxMembersPerChannel} connections (maxMembersPerChannel); try later`);
+    return refuse(ctx, socket, 'channel_full', `channel full: ${config.maxMembersPerChannel} connections (maxMembersPerChannel); try later`);
   }
   // The reaper cannot remove this channel between the lookup and the connection joining it.
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
@@ -135,8 +138,9 @@ function escapeRegExp(text: string): string {
 }
 
 /** ws's abortHandshake, with a one-line body saying what is wrong. */
-function refuse(socket: Duplex, code: ErrorCode, body: string): void {
+function refuse(ctx: UpgradeContext, socket: Duplex, code: ErrorCode, body: string): void {
   const status = statusOf(code);
+  ctx.metrics.refused(status, code);
   const text = `${body}\n`;
   socket.once('finish', destroy);
   socket.end(

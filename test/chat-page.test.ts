@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM_MISSING, hasChromium, launch, openPage } from './support/browser.js';
+import { launchChromium, needChromium, openPage } from './support/browser.js';
 import { roomsClient } from './support/rooms-client.js';
 import { startServer } from './support/server.js';
 
@@ -53,11 +53,8 @@ describe('chat page (GET /)', () => {
     let browser: Browser;
 
     before(async function () {
-      if (!hasChromium()) {
-        console.warn(`    skipped: ${CHROMIUM_MISSING}`);
-        this.skip();
-      }
-      browser = await launch();
+      needChromium(this);
+      browser = await launchChromium();
     });
 
     after(async () => {

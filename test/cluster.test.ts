@@ -1,18 +1,8 @@
 import { expect } from 'chai';
-import { connect, join, type Client, type Event } from './support/client.js';
+import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
 import { startNodes } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
-
-/** Takes events until `done` holds for one; returns those that `keep` holds for, in order. */
-async function until(client: Client, done: (e: Event) => boolean, keep: (e: Event) => boolean = () => true): Promise<Event[]> {
-  const kept: Event[] = [];
-  for (;;) {
-    const e = await client.next();
-    if (keep(e)) kept.push(e);
-    if (done(e)) return kept;
-  }
-}
 
 const isMessage = (e: Event): boolean => e.event === 'message';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -147,11 +137,31 @@ describe('several nodes on one Redis', function () {
     expect([...before, ...after].map((e) => e.seq)).to.deep.equal(range(1, total));
   });
 
+  it('the HTTP API publishes through any node to the members of every node, in the channel\'s seq', async () => {
+    const key = 'cluster-key-0123456789';
+    const [a, b] = await startNodes(redis.url, 2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
+    const alice = await join(a!.url('1'), 'alice');
+    alice.client.send({ event: 'broadcast', message: 'first' });
+    await alice.client.next('message');
+    const post = (body: unknown): Promise<Response> =>
+      fetch(b!.http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    const answer = await post({ message: 'from the backend' });
+    expect(answer.status).to.equal(200);
+    expect(await answer.json()).to.include({ seq: 2 });
+    expect(await alice.client.next('message')).to.include({ message: 'from the backend', from: 'backend', seq: 2 });
+    const missing = await post({ message: 'x', to: ['nobody'] });
+    expect(missing.status).to.equal(404);
+    expect(((await missing.json()) as { error: { missing: string[] } }).error.missing).to.deep.equal(['nobody']);
+    const empty = await fetch(b!.http('/api/channels/channel/none/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
+    expect(empty.status).to.equal(404);
+  });
+
   it('says recovered: false when the Redis history was trimmed past since', async () => {
     const [a] = await startNodes(redis.url, 1, ['--history-size', '10']);
     const alice = await join(a!.url('1'), 'alice');
     for (let i = 1; i <= 300; i += 1) alice.client.send({ event: 'broadcast', message: i, id: i });
-    await until(alice.client, (e) => e.event === 'ack' && e.re === 300);
+    const answers = await until(alice.client, (e) => e.re === 300, (e) => e.re !== undefined);
+    expect(answers.filter((e) => e.event !== 'ack')).to.deep.equal([]);
     const back = await connect(a!.url('1'));
     expect(await back.request({ event: 'auth', user: 'bob', since: 1 }, 'token')).to.include({ recovered: false, seq: 300 });
     const recent = await connect(a!.url('1'));

@@ -48,11 +48,45 @@ describe('configuration', () => {
     ['secret', 'short', 'options: secret must be a string of at least 16 characters, or null (got "short")'],
     ['reapSchedule', 'every minute', 'options: reapSchedule must be a cron expression such as "*/5 * * * *" (got "every minute")'],
     ['host', '', 'options: host must be a host name or IP address (got "")'],
+    ['apiKeys', [{ name: 'backend', key: 'short' }], 'options: apiKeys[0].key (of "backend") must be a string of at least 16 characters without spaces'],
+    ['apiKeys', [{ name: 'back end', key: 'k'.repeat(16) }], 'options: apiKeys[0].name must be 1 to 32 characters of A-Z a-z 0-9 . _ -'],
+    ['apiKeys', [{ name: 'a', key: 'k'.repeat(16), role: 'x' }], 'options: apiKeys[0] must be an object with "name" and "key" only'],
+    ['apiKeys', [{ name: 'a', key: 'k'.repeat(16) }, { name: 'a', key: 'j'.repeat(16) }], 'options: apiKeys: the name "a" is given twice; names must be unique'],
+    ['apiKeys', [{ name: 'a', key: 'k'.repeat(16) }, { name: 'b', key: 'k'.repeat(16) }], 'options: apiKeys: two entries have the same key; keys must be unique'],
+    ['apiKeys', 'backend:key', 'options: apiKeys must be a list of {"name","key"} objects, as JSON in the environment'],
+    ['apiMaxBodyBytes', 10, 'options: apiMaxBodyBytes must be an integer from 64 to 104857600 (got 10)'],
+    ['webhooks', [{ url: 'ftp://x', events: ['member_added'] }], 'options: webhooks[0].url must be an http:// or https:// URL (got "ftp://x")'],
+    ['webhooks', [{ url: 'http://x/', events: ['member_joined'] }], 'options: webhooks[0].events must be a list of events from channel_occupied, channel_vacated, member_added, member_removed (got "member_joined")'],
+    ['webhooks', [{ url: 'http://x/', events: [] }], 'options: webhooks[0].events must be a non-empty list of distinct events from channel_occupied, channel_vacated, member_added, member_removed (got [])'],
+    ['webhooks', [{ url: 'http://x/' }], 'options: webhooks[0].events must be a non-empty list of distinct events'],
+    ['webhookSecret', 'short', 'options: webhookSecret must be a string of at least 16 characters, or null (got "short")'],
+    ['webhookRetries', 101, 'options: webhookRetries must be an integer from 0 to 100 (got 101)'],
   ] as const) {
     it(`refuses ${setting} = ${JSON.stringify(value)} with a TypeError saying what it accepts`, () => {
       expect(() => parsePartial({ [setting]: value }, 'options')).to.throw(ConfigError, message);
     });
   }
+
+  it('never echoes an API key in an error', () => {
+    const key = 'secret with spaces in it';
+    for (const value of [[{ name: 'a', key }], `[{"name":"a","key":"${key}"`]) {
+      expect(() => parsePartial({ apiKeys: value }, 'options')).to.throw(ConfigError).that.satisfies((err: Error) => !err.message.includes(key));
+    }
+  });
+
+  it('reads API keys and webhooks from the environment as JSON', () => {
+    const env = fromEnv({
+      ROOMS_API_KEYS: '[{"name":"backend","key":"0123456789abcdef"}]',
+      ROOMS_WEBHOOKS: '[{"url":"https://hooks.example.com/rooms","events":["member_added"]}]',
+    });
+    expect(env.apiKeys).to.deep.equal([{ name: 'backend', key: '0123456789abcdef' }]);
+    expect(env.webhooks).to.deep.equal([{ url: 'https://hooks.example.com/rooms', events: ['member_added'] }]);
+  });
+
+  it('refuses webhooks without webhookSecret', () => {
+    const webhooks = [{ url: 'http://127.0.0.1:9/', events: ['member_added' as const] }];
+    expect(() => mergeConfig({ webhooks })).to.throw(ConfigError, 'webhooks need webhookSecret to sign their requests');
+  });
 
   it('createRoomServer refuses unknown settings', () => {
     expect(() => createRoomServer({ prot: 1 } as never)).to.throw(TypeError, 'createRoomServer options: unknown setting "prot"');

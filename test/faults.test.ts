@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { connect, join, type Client, type Event } from './support/client.js';
+import { Redis } from 'ioredis';
+import { onCleanup } from './support/cleanup.js';
+import { connect, join, until, type Client, type Event } from './support/client.js';
 import { startNodes, type RoomsNode } from './support/node.js';
 import { needRedis, RedisServer } from './support/redis.js';
 
@@ -14,16 +16,6 @@ async function healthBecomes(node: RoomsNode, status: string): Promise<void> {
   while ((await health(node)) !== status) {
     if (Date.now() > deadline) throw new Error(`node never reported ${status}`);
     await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-/** Takes events until `done` holds for one; returns those that `keep` holds for, in order. */
-async function until(client: Client, done: (e: Event) => boolean, keep: (e: Event) => boolean = () => true): Promise<Event[]> {
-  const kept: Event[] = [];
-  for (;;) {
-    const e = await client.next();
-    if (keep(e)) kept.push(e);
-    if (done(e)) return kept;
   }
 }
 
@@ -151,6 +143,22 @@ describe('faults', function () {
       expect(node.child.exitCode, 'still running').to.equal(null);
       expect(node.output().match(/redis unreachable/g), 'logged once').to.have.length(1);
     }
+  });
+
+  it('a node whose subscription dropped catches up from history: its members miss nothing published meanwhile', async () => {
+    const [a, b] = await startNodes(redis.url, 2);
+    const alice = await join(a!.url('1'), 'alice');
+    const bob = await join(b!.url('1'), 'bob');
+    const admin = new Redis(redis.url);
+    onCleanup(() => void admin.disconnect());
+    // Every node's Pub/Sub connection drops; their command connections stay.
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    bob.client.send({ event: 'broadcast', message: 'while deaf', id: 1 });
+    expect(await bob.client.next('message')).to.include({ message: 'while deaf', seq: 1 });
+    expect(await bob.client.next('ack')).to.include({ re: 1, seq: 1 });
+    expect(await alice.client.next('message')).to.include({ message: 'while deaf', seq: 1 });
+    bob.client.send({ event: 'broadcast', message: 'after', id: 2 });
+    expect(await alice.client.next('message')).to.include({ message: 'after', seq: 2 });
   });
 
   it('a node SIGKILLed while 50 clients send: its members leave everywhere within presenceTtl, and its clients resume elsewhere losing nothing; every message reaches every member once, in order', async () => {

@@ -34,7 +34,7 @@ describe('plain HTTP', () => {
     const { http } = await startServer();
     const res = await fetch(http('/nope'));
     expect(res.status).to.equal(404);
-    expect(await res.json()).to.deep.equal({ error: { code: 'not_found', message: 'no route /nope; try /healthz or /channels' } });
+    expect(await res.json()).to.deep.equal({ error: { code: 'not_found', message: 'no route /nope; try /healthz, /channels, /metrics, /api or /admin' } });
   });
 
   it('answers a plain GET on a channel path with 426 saying to connect over WebSocket', async () => {

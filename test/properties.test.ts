@@ -135,7 +135,11 @@ describe('properties', () => {
       logLevel: fc.constantFrom(...LOG_LEVELS, 'loud', 'INFO'),
       secret: fc.oneof(fc.constant(null), fc.string({ minLength: 10, maxLength: 24 })),
       reapSchedule: fc.constantFrom('*/5 * * * *', '* * * * *', '0 0 * * 0', '1-0 * * * *', '*/0 * * * *', 'every minute', '* * * * * * *'),
+      apiKeys: fc.array(fc.record({ name: fc.constantFrom('backend', 'ops', 'a b', ''), key: fc.string({ minLength: 10, maxLength: 24 }) }), { maxLength: 3 }),
+      webhooks: fc.array(fc.record({ url: fc.constantFrom('http://127.0.0.1:9/h', 'https://example.com', 'ftp://x', 'http://'), events: fc.array(fc.constantFrom('member_added', 'channel_vacated', 'nope'), { maxLength: 3 }) }), { maxLength: 2 }),
     };
+    /** What the items of a list setting are, for lists whose default is empty. */
+    const ITEMS: Partial<Record<Key, string>> = { allowedOrigins: 'string', apiKeys: 'object', webhooks: 'object' };
     const numeric = fc.oneof(fc.integer({ min: -5, max: 2_000_000_000 }), fc.integer({ min: 0, max: 100_000 }).map((n) => ` ${n} `));
     const valueFor = (key: Key): fc.Arbitrary<unknown> =>
       fc.oneof({ weight: 3, arbitrary: PLAUSIBLE[key] ?? (typeof DEFAULTS[key] === 'number' ? numeric : fc.jsonValue()) }, { weight: 1, arbitrary: fc.jsonValue() });
@@ -153,11 +157,11 @@ describe('properties', () => {
       for (const key of Object.keys(DEFAULTS) as Key[]) {
         const want = DEFAULTS[key];
         const got: unknown = config[key];
-        if (key === 'secret') {
-          expect(got === null || typeof got === 'string', `secret ${String(got)}`).to.equal(true);
+        if (want === null) {
+          expect(got === null || typeof got === 'string', `${key} ${String(got)}`).to.equal(true);
         } else if (Array.isArray(want)) {
           expect(got, key).to.be.an('array');
-          for (const item of got as unknown[]) expect(item, key).to.be.a(typeof want[0]);
+          for (const item of got as unknown[]) expect(item, key).to.be.a(want.length > 0 ? typeof want[0] : ITEMS[key]!);
         } else if (typeof want === 'number') {
           expect(Number.isInteger(got), `${key} = ${String(got)}`).to.equal(true);
         } else {
@@ -170,8 +174,11 @@ describe('properties', () => {
     /** Runs a parser: a ConfigError is a fine answer, any other throw fails; a result must merge to a well-typed Config. */
     function parseChecked(parse: () => Partial<Config>, counts: { parsed: number; refused: number }): void {
       let partial: Partial<Config>;
+      let merged: Config;
       try {
         partial = parse();
+        // Settings that only go together (webhooks need webhookSecret) are refused by the merge.
+        merged = mergeConfig(partial);
       } catch (err) {
         expect(err).to.be.instanceOf(ConfigError);
         counts.refused += 1;
@@ -179,7 +186,7 @@ describe('properties', () => {
       }
       counts.parsed += 1;
       for (const key of Object.keys(partial)) expect(KEYS, `returned key ${key}`).to.include(key);
-      expectConfigShape(mergeConfig(partial));
+      expectConfigShape(merged);
       expect(Object.getOwnPropertyNames(Object.prototype).sort(), 'Object.prototype').to.deep.equal(PROTO_KEYS);
     }
 

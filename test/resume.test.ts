@@ -1,19 +1,10 @@
 import { expect } from 'chai';
-import { connect, join, type Client, type Event } from './support/client.js';
+import { connect, join, until, type Event } from './support/client.js';
 import { eventually } from './support/eventually.js';
 import { openSocket, rawRequest, upgradeRequest } from './support/raw.js';
 import { startServer } from './support/server.js';
 
-/** Takes events until one satisfies `done`; returns the message events seen on the way, in order. */
-async function messagesUntil(client: Client, done: (e: Event) => boolean): Promise<Event[]> {
-  const seen: Event[] = [];
-  for (;;) {
-    const e = await client.next();
-    if (e.event === 'message') seen.push(e);
-    if (done(e)) return seen;
-  }
-}
-
+const isMessage = (e: Event): boolean => e.event === 'message';
 const seqs = (events: Event[]): number[] => events.map((e) => e.seq as number);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -85,7 +76,7 @@ describe('history and resume', () => {
     const reply = await back.request({ event: 'auth', user: 'bob', since: 0, epoch: null }, 'token');
     expect(reply.recovered).to.equal(true);
     back.send({ event: 'user_list', auth: reply.message, id: 'end' });
-    const got = await messagesUntil(back, (e) => e.event === 'user_list');
+    const got = await until(back, (e) => e.event === 'user_list', isMessage);
     expect(got.map((m) => m.message)).to.deep.equal(['to everyone']);
   });
 
@@ -102,14 +93,14 @@ describe('history and resume', () => {
       }
     };
     send(50);
-    const before = await messagesUntil(bob.client, (e) => e.event === 'message' && e.message === 20);
+    const before = await until(bob.client, (e) => e.event === 'message' && e.message === 20, isMessage);
     bob.client.terminate();
     await bob.client.closed;
     const last = before[before.length - 1]!;
     const back = await connect(url('1'));
     back.send({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch });
     send(total);
-    const after = await messagesUntil(back, (e) => e.event === 'message' && e.message === total);
+    const after = await until(back, (e) => e.event === 'message' && e.message === total, isMessage);
     const all = [...seqs(before), ...seqs(after)];
     expect(all).to.deep.equal(range(1, total));
   });

@@ -38,6 +38,10 @@ export class Channel {
   seq: number | null = null;
   /** While a gap is being filled from history: publications that arrived meanwhile, in order. */
   filling: Publication[] | null = null;
+  /** The fill under way, if any: one at a time. */
+  filled: Promise<void> | null = null;
+  /** When a member last joined or left here, or a message was delivered here (ms since the epoch). */
+  lastActivity = this.created;
   private waiting: Waiting[] = [];
 
   constructor(

@@ -1,5 +1,6 @@
 import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import * as encode from '../protocol/encode.js';
 import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
@@ -35,6 +36,7 @@ export class Delivery implements EngineSink {
     private readonly registry: ChannelRegistry,
     private readonly outbox: Outbox,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
     private readonly onState: (up: boolean) => void,
   ) {}
 
@@ -49,15 +51,34 @@ export class Delivery implements EngineSink {
     if (signal.kind === 'binary') {
       // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
       const frame = binaryFrame(signal.data);
-      for (const member of channel.members.values()) if (member.name !== signal.except && !member.envelope) this.outbox.send(member, frame);
+      let sent = 0;
+      for (const member of channel.members.values()) {
+        if (member.name !== signal.except && !member.envelope && member.held === null) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
+      }
+      this.metrics.delivered('binary', sent, frame.length);
     } else if (signal.kind === 'text') {
       const frame = textFrame(signal.json);
-      for (const member of channel.members.values()) this.outbox.send(member, frame);
+      let sent = 0;
+      for (const member of channel.members.values()) {
+        if (member.held === null) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
+      }
+      this.metrics.delivered(encode.eventOf(signal.json), sent, frame.length);
     } else {
       const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
+      let sent = 0;
       for (const member of channel.members.values()) {
-        if (member.presence && member.name !== signal.user && member.held === null) this.outbox.send(member, frame);
+        if (member.presence && member.name !== signal.user && member.held === null) {
+          this.outbox.send(member, frame);
+          sent += 1;
+        }
       }
+      this.metrics.delivered(signal.kind, sent, frame.length);
     }
   }
 
@@ -71,49 +92,100 @@ export class Delivery implements EngineSink {
       channel.filling.push(p);
       return;
     }
-    if (channel.epoch === p.epoch && channel.seq !== null) {
-      if (p.seq <= channel.seq) return;
-      if (p.seq > channel.seq + 1) {
-        channel.filling = [p];
-        return void this.fill(channel);
+    if (channel.seq !== null) {
+      if (channel.epoch === p.epoch) {
+        if (p.seq <= channel.seq) return;
+        if (p.seq > channel.seq + 1) return this.startFill(channel, p);
+      } else if (p.seq > 1) {
+        // A new epoch (the history was lost) whose first messages this node did not see: fetch them.
+        channel.epoch = p.epoch;
+        channel.seq = 0;
+        return this.startFill(channel, p);
       }
     }
     this.deliver(channel, p);
   }
 
-  /** Reads what this node missed in a channel from history, delivers it, then what arrived meanwhile. */
-  async fill(channel: Channel): Promise<void> {
+  /**
+   * Reads what this node missed in a channel from history, delivers it, then what arrived
+   * meanwhile. One fill runs per channel at a time; asking during one joins it.
+   */
+  fill(channel: Channel): Promise<void> {
+    channel.filled ??= this.runFill(channel).finally(() => {
+      channel.filled = null;
+    });
+    return channel.filled;
+  }
+
+  private startFill(channel: Channel, first: Publication): void {
+    channel.filling = [first];
+    void this.fill(channel);
+  }
+
+  private async runFill(channel: Channel): Promise<void> {
     channel.filling ??= [];
     const from = channel.seq;
     const epoch = channel.epoch;
+    let position: { epoch: string; seq: number } | null = null;
+    let filled = false;
     try {
       if (from !== null && epoch !== null) {
-        const recovery = await this.engine.recover(channel.key, from, epoch);
-        if (!recovery.recovered && recovery.seq > from) {
+        let recovery = await this.engine.recover(channel.key, from, epoch);
+        if (recovery.epoch !== epoch) {
+          // The history was lost and a new one began: what this node missed is all of the new one.
+          channel.epoch = recovery.epoch;
+          channel.seq = 0;
+          recovery = await this.engine.recover(channel.key, 0, recovery.epoch);
+        }
+        position = recovery;
+        filled = recovery.recovered;
+        if (!filled && recovery.seq > (channel.seq ?? 0)) {
           this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
         }
         for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
       }
     } catch (err) {
-      this.log.debug({ channel: channel.key, err: (err as Error).message }, 'could not fill a gap; going on');
+      this.log.warn({ channel: channel.key, err: (err as Error).message }, 'could not read what this node missed; going on without it');
     }
     const arrived = channel.filling ?? [];
     channel.filling = null;
+    if (!filled) {
+      // What history could not give is lost to this node. Go on from just before the first message
+      // that did arrive (or from where the channel stands), so that copies of anything older are
+      // still dropped and the same gap is not filled again; and release acks that waited for it.
+      const next = arrived[0] ?? null;
+      if (next !== null) {
+        channel.epoch = next.epoch;
+        channel.seq = next.seq - 1;
+      } else if (position !== null) {
+        channel.epoch = position.epoch;
+        channel.seq = position.seq;
+      }
+      channel.settle();
+    }
     for (const p of arrived) this.receive(channel, p);
   }
 
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
     const frames = new MessageFrames(p.json);
+    let sent = 0;
+    // The common case, a message to everyone (but maybe its sender), decided once, not per member.
+    const to = p.route.to;
+    const except = to === undefined && !p.route.echo ? p.route.from : null;
     for (const member of channel.members.values()) {
-      if (!addressedTo(p.route, member.name!)) continue;
+      if (to === undefined ? member.name === except : !to.includes(member.name!)) continue;
       if (member.held !== null) {
         member.held.push(p);
         continue;
       }
       if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
       this.outbox.send(member, frames.for(member));
+      sent += 1;
     }
+    // An API event name is the backend's choice: counted as `custom`, so it never grows the label set.
+    this.metrics.delivered(encode.eventOf(p.json) === 'message' ? 'message' : 'custom', sent, Buffer.byteLength(p.json));
+    channel.lastActivity = Date.now();
     // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
     channel.advance(p.epoch, p.seq);
   }
@@ -122,7 +194,7 @@ export class Delivery implements EngineSink {
    * Sends a member what it missed (`replay`, every publication after its `since`), then what
    * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
    */
-  release(member: Member, epoch: string, replay: Publication[], seq: number): void {
+  release(member: Member, epoch: string | null, replay: Publication[], seq: number): void {
     for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, new MessageFrames(p.json).for(member));
     const held = member.held ?? [];
     member.held = null;

@@ -134,7 +134,9 @@ export interface Engine {
   /**
    * Admits a name into the channel's presence unless a live member on any node holds it; of two
    * nodes admitting the same name at once, exactly one gets true. A true result announces `join`.
-   * A name this node already holds is taken again without a second `join`.
+   * With Redis, a name this node already holds is taken again without a second `join` (how a node
+   * re-claims its members' names after an outage); in memory, where every name is this node's,
+   * it is refused.
    *
    * `patient` is for a client coming back: its old connection may still hold the name on a node
    * that just died. Rather than refuse at once, join then waits while that node stays silent, and

@@ -29,7 +29,9 @@ const POSITION_TTL = 7 * 24 * 3_600_000;
 /** A presence hash outlives its channel's last join by this long, so no crash leaves it forever. */
 const PRESENCE_TTL = 24 * 3_600_000;
 /** A command Redis has not answered within this is failed, so no request waits on a hung Redis. */
-const COMMAND_TIMEOUT = 3_000;
+const COMMAND_TIMEOUT = 10_000;
+/** TCP keepalive on both connections, so a link that died silently is noticed. */
+const KEEPALIVE = 10_000;
 /** Reconnect backoff: doubling from this, capped, with jitter so nodes do not come back in step. */
 const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
@@ -62,6 +64,8 @@ export class RedisEngine implements Engine {
   private warned = false;
   /** The last connection error, for that one log line. */
   private lastError: string | null = null;
+  /** `channel \n user` of leaves Redis did not take, removed once it is back. */
+  private readonly unleft = new Set<string>();
   private beats: NodeJS.Timeout | null = null;
   private beaten = false;
   private closed = false;
@@ -73,6 +77,7 @@ export class RedisEngine implements Engine {
   ) {
     const common: RedisOptions = {
       lazyConnect: true,
+      keepAlive: KEEPALIVE,
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
     this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: COMMAND_TIMEOUT });
@@ -136,7 +141,7 @@ export class RedisEngine implements Engine {
     this.closed = true;
     if (this.beats !== null) clearInterval(this.beats);
     this.beats = null;
-    if (this.cmdReady) await this.run(FORGET, [this.key('nodes'), this.nodeChannels()], [this.node]).catch(() => undefined);
+    if (this.cmdReady) await this.run(FORGET, [this.key('nodes'), this.nodeChannels()], [this.node, this.options.prefix]).catch(() => undefined);
     this.cmd.disconnect();
     this.sub.disconnect();
     for (const wake of this.waiters) wake(false);
@@ -185,6 +190,7 @@ export class RedisEngine implements Engine {
 
   async join(channel: string, user: string, patient = false): Promise<boolean> {
     const k = this.keys(channel);
+    this.unleft.delete(`${channel}\n${user}`);
     let lastAge = -1;
     for (;;) {
       const args = [user, this.node, this.deadAfter, k.base, channel, PRESENCE_TTL];
@@ -199,8 +205,14 @@ export class RedisEngine implements Engine {
 
   async leave(channel: string, user: string): Promise<void> {
     const k = this.keys(channel);
-    if (!this.up) return this.sink.signal(channel, { kind: 'leave', user });
-    await this.run(LEAVE, [k.presence], [user, this.node, k.base]).catch(() => this.sink.signal(channel, { kind: 'leave', user }));
+    try {
+      await this.run(LEAVE, [k.presence], [user, this.node, k.base]);
+    } catch {
+      // Redis did not take it: tell this node's members now, and remove the name once Redis is back,
+      // or it would stay held by this live node for good.
+      this.unleft.add(`${channel}\n${user}`);
+      this.sink.signal(channel, { kind: 'leave', user });
+    }
   }
 
   async members(channel: string): Promise<string[]> {
@@ -228,6 +240,7 @@ export class RedisEngine implements Engine {
 
   private async beat(): Promise<void> {
     if (!this.cmdReady || this.closed) return;
+    if (this.subReady) this.checkSubscriber();
     try {
       const [absent] = (await this.run(BEAT, [this.key('nodes')], [this.node, this.deadAfter, this.options.prefix])) as [number, number];
       const first = !this.beaten;
@@ -240,16 +253,46 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /**
+   * A subscriber connection that died without closing would leave this node deaf while it looks
+   * up: one that does not answer a PING within a few beats is dropped, and ioredis reconnects it.
+   */
+  private checkSubscriber(): void {
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (!answered && !this.closed) this.sub.disconnect(true);
+    }, this.beatEvery * 3);
+    timer.unref();
+    this.sub.ping().then(
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      () => clearTimeout(timer),
+    );
+  }
+
   /** Tells the sink when `up` changes. */
   private changed(): void {
     const up = this.up;
     if (up === this.reported) return;
     this.reported = up;
     if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
+    if (up) this.retryLeaves();
     if (up) this.warned = false;
     else this.warnDown();
     for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
+  }
+
+  /** Sends again the leaves Redis did not take; queued before anything the sink does next. */
+  private retryLeaves(): void {
+    const pending = [...this.unleft];
+    this.unleft.clear();
+    for (const entry of pending) {
+      const [channel, user] = entry.split('\n') as [string, string];
+      void this.leave(channel, user);
+    }
   }
 
   /** Logs an outage once, not once per reconnection attempt. */
@@ -289,7 +332,12 @@ export class RedisEngine implements Engine {
     try {
       return await this.cmd.evalsha(script.sha, script.keys, ...keys, ...args);
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.cmd.eval(script.lua, script.keys, ...keys, ...args);
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw new EngineUnavailable(err instanceof Error ? err.message : String(err));
+    }
+    // Redis restarted and lost its script cache: send the script itself once.
+    try {
+      return await this.cmd.eval(script.lua, script.keys, ...keys, ...args);
+    } catch (err) {
       throw new EngineUnavailable(err instanceof Error ? err.message : String(err));
     }
   }

@@ -155,10 +155,23 @@ end
 return {added, left}`,
 );
 
-/** KEYS: nodes zset, this node's channel set. ARGV: node id. A node that stops cleanly forgets itself. */
+/**
+ * KEYS: nodes zset, this node's channel set. ARGV: node id, key prefix. A node that stops cleanly
+ * forgets itself, and removes (announcing each leave) any name it still holds.
+ */
 export const FORGET = script(
   2,
   `redis.call('ZREM', KEYS[1], ARGV[1])
+for _, ch in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local base = ARGV[2] .. ':{' .. ch .. '}'
+  local all = redis.call('HGETALL', base .. ':presence')
+  for i = 1, #all, 2 do
+    if string.match(all[i + 1], '^[^|]*') == ARGV[1] then
+      redis.call('HDEL', base .. ':presence', all[i])
+      redis.call('PUBLISH', base, 'l' .. all[i])
+    end
+  end
+end
 redis.call('DEL', KEYS[2])
 return 0`,
 );

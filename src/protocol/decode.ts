@@ -110,7 +110,7 @@ function decodeTalk(f: Fields): Decoded {
 }
 
 /** Whether a parsed JSON value nests arrays or objects more than MAX_DEPTH levels; iterative. */
-function tooDeep(value: unknown): boolean {
+export function tooDeep(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   let level: unknown[] = [value];
   for (let depth = 1; level.length > 0; depth += 1) {

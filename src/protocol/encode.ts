@@ -7,7 +7,8 @@ import type { RequestId } from './messages.js';
  */
 /** Where the channel stands at auth, and with `since`, whether everything after it follows. */
 export interface Standing {
-  epoch: string;
+  /** Unknown (left out) only while the store is unreachable on a channel this node has not seen a message in. */
+  epoch: string | undefined;
   seq: number;
   recovered?: boolean;
 }
@@ -24,8 +25,8 @@ export function userListEvent(users: string[], re?: RequestId): string {
  * A message event is written in two halves around the `"seq":N,"epoch":"E"` that the engine fills
  * in once it has ordered the message: `head` is the event up to there, without its closing brace.
  */
-export function messageHead(message: unknown, from: string, channel: string): string {
-  return JSON.stringify({ event: 'message', message, from, channel }).slice(0, -1);
+export function messageHead(message: unknown, from: string, channel: string, event = 'message'): string {
+  return JSON.stringify({ event, message, from, channel }).slice(0, -1);
 }
 
 export function messageTail(ts: number): string {
@@ -65,4 +66,13 @@ export interface ErrorDetails {
 
 export function errorEvent(code: ErrorCode, details: ErrorDetails = {}): string {
   return JSON.stringify({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user, retryAfterMs: details.retryAfterMs });
+}
+
+/**
+ * The event name of JSON made by this module, for metrics: every event above starts with
+ * `{"event":"NAME"`, so the name is read from there instead of parsing the JSON again.
+ */
+export function eventOf(json: string): string {
+  const start = '{"event":"'.length;
+  return json.slice(start, json.indexOf('"', start));
 }

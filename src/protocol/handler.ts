@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken, type TokenSigner } from '../auth/token.js';
-import type { Channel } from '../channels/channel.js';
+import { channelKey, type Channel } from '../channels/channel.js';
 import { MessageFrames, type Delivery } from '../channels/delivery.js';
 import { Member } from '../channels/member.js';
 import { addressedTo, type Engine, type Recovery, type Route } from '../engine/engine.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import { decode, validName } from './decode.js';
@@ -29,7 +30,13 @@ export interface HandlerOptions {
   engine: Engine;
   delivery: Delivery;
   log: Logger;
+  metrics: Metrics;
+  /** Told when a named member joins (`added`) or leaves (`removed`) its channel on this node; for webhooks. */
+  onMembership: (channel: Channel, user: string, change: 'added' | 'removed') => void;
 }
+
+/** What {@link ProtocolHandler.publishFrom} did: the message's seq, or why nothing was sent. */
+export type PublishOutcome = { ok: true; seq: number; epoch: string } | { ok: false; missing: string[] } | { ok: false; empty: true };
 
 /** A member that passed `auth`: it has a name and a token. */
 type Named = Member & { name: string; token: string };
@@ -109,6 +116,7 @@ export class ProtocolHandler {
 
   /** Sends an error event, and closes the connection when the error's row has a close code. */
   fail(member: Member, code: ErrorCode, details: encode.ErrorDetails = {}): void {
+    this.options.metrics.error(code);
     this.send(member, encode.errorEvent(code, details));
     const close = ERRORS[code].close;
     if (close !== undefined) this.close(member, close, details.message ?? ERRORS[code].message);
@@ -123,12 +131,36 @@ export class ProtocolHandler {
   /** Gives up on a member that does not read: closes it as too slow, writing nothing more to it. */
   slow(member: Member): void {
     this.log.warn({ user: member.name, channel: member.channel.id, buffered: member.socket.writableLength }, 'closing a member that is too slow');
+    this.options.metrics.slowConsumer();
     member.pending = null;
     member.ws.close(ERRORS.too_slow.close, 'too slow');
   }
 
+  /**
+   * Publishes a message from outside the channel (the HTTP API) as a member's message arrives:
+   * through the engine, so it reaches the channel's members on every node and takes the next seq.
+   * `event`, when given, replaces `"message"` as the event name (the caller checks it does not
+   * clash with a protocol event). With `to`, either every name is in the channel and the message
+   * goes to them, or nothing is sent and the missing names come back. A channel with no named
+   * member on any node gets nothing (`empty`).
+   * @throws EngineUnavailable when the store cannot be reached
+   */
+  async publishFrom(path: string, id: string, from: string, message: unknown, to: string[] | undefined, event?: string): Promise<PublishOutcome> {
+    const key = channelKey(path, id);
+    const names = new Set(await this.engine.members(key));
+    if (names.size === 0) return { ok: false, empty: true };
+    const unique = to === undefined ? undefined : [...new Set(to)];
+    const missing = unique?.filter((name) => !names.has(name)) ?? [];
+    if (missing.length > 0) return { ok: false, missing };
+    const route: Route = unique === undefined ? { from, echo: true } : { from, to: unique, echo: false };
+    const published = await this.engine.publish(key, { head: encode.messageHead(message, from, id, event), tail: encode.messageTail(Date.now()), route });
+    return { ok: true, seq: published.seq, epoch: published.epoch };
+  }
+
   private send(member: Member, json: string): void {
-    this.outbox.send(member, textFrame(json));
+    const frame = textFrame(json);
+    this.options.metrics.delivered(encode.eventOf(json), 1, frame.length);
+    this.outbox.send(member, frame);
   }
 
   private readonly authExpired = (member: Member): void => {
@@ -139,6 +171,7 @@ export class ProtocolHandler {
   private message(member: Member, data: Buffer, isBinary: boolean): void {
     if (member.bucket !== null) {
       const verdict = this.options.rateLimit.take(member.bucket, Date.now());
+      if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
       if (verdict.act === 'close') return this.close(member, ERRORS.rate_limited.close!, 'rate limited');
       if (verdict.act === 'refuse') {
         if (verdict.warn) this.send(member, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
@@ -150,6 +183,7 @@ export class ProtocolHandler {
       return this.fail(member, 'message_too_long', { message });
     }
     if (isBinary) {
+      this.options.metrics.messageIn(member.envelope ? 'envelope' : 'binary', data.length);
       if (!isNamed(member)) return this.fail(member, 'not_authenticated');
       if (member.envelope) {
         // Seed 000: a ChatMessage envelope is a broadcast, the sender's copy included.
@@ -161,6 +195,7 @@ export class ProtocolHandler {
       return this.engine.signal(member.channel.key, { kind: 'binary', data, except: member.name });
     }
     const decoded = decode(data.toString());
+    this.options.metrics.messageIn(decoded.ok ? decoded.request.event : 'invalid', data.length);
     if (!decoded.ok) return this.fail(member, decoded.code, { message: decoded.message, re: decoded.id });
     this.dispatch(member, decoded.request);
   }
@@ -230,6 +265,7 @@ export class ProtocolHandler {
   }
 
   private refuseToken(member: Member, reason: string, request: { id?: RequestId }): void {
+    this.options.metrics.error('bad_token');
     this.send(member, encode.errorEvent('bad_token', { message: reason, re: request.id }));
     this.close(member, TOKEN_CLOSE, reason);
   }
@@ -242,6 +278,8 @@ export class ProtocolHandler {
     void this.claim(member, name, request).finally(() => {
       channel.admitting.delete(name);
       member.admitting = false;
+      // The auth deadline passed while the name was being claimed, and the claim failed.
+      if (member.name === null && member.authTimer === null && member.ws.readyState === WebSocket.OPEN) this.fail(member, 'auth_timeout');
     });
   }
 
@@ -259,7 +297,9 @@ export class ProtocolHandler {
     try {
       joined = await this.engine.join(channel.key, name, since !== null);
     } catch {
-      // The store is unreachable: this node's own members decide; the name is claimed again once it is back.
+      // Cut off from the store: this node's own members decide, and the name is claimed again once
+      // it is back. A store that is up but failed this once must not let two nodes admit one name.
+      if (this.engine.up) return this.fail(member, 'unavailable', { message: 'cluster store did not answer: send auth again', re: request.id });
       joined = true;
       this.engine.signal(channel.key, { kind: 'join', user: name });
     }
@@ -275,16 +315,25 @@ export class ProtocolHandler {
     member.token = this.options.signer.sign({ path: channel.path, channel: channel.id, user: name, connection: member.connection });
     member.held = [];
     channel.members.set(name, member);
-    let recovery: Recovery;
+    channel.lastActivity = Date.now();
+    this.options.onMembership(channel, name, 'added');
+    let recovery: Recovery | null = null;
     try {
       recovery = await this.engine.recover(channel.key, since, epoch);
     } catch {
-      recovery = { epoch: channel.epoch ?? '', seq: channel.seq ?? 0, publications: [], recovered: false };
+      // Where the channel stands is unknown: the reply says only what this node knows.
     }
     if (member.ws.readyState !== WebSocket.OPEN) return;
-    const resumed = since === null ? undefined : recovery.recovered;
-    this.send(member, encode.tokenEvent(member.token, request.id, { epoch: recovery.epoch, seq: recovery.seq, recovered: resumed }));
-    this.options.delivery.release(member, recovery.epoch, recovery.publications, recovery.seq);
+    if (recovery !== null && channel.seq === null) {
+      // The first member here: from now on a jump past this seq is a gap this node must fill.
+      channel.epoch = recovery.epoch;
+      channel.seq = recovery.seq;
+    }
+    const resumed = since === null ? undefined : (recovery?.recovered ?? false);
+    if (resumed !== undefined) this.options.metrics.resume(resumed ? 'recovered' : 'not_recovered');
+    const standing = recovery ?? { epoch: channel.epoch ?? undefined, seq: channel.seq ?? 0 };
+    this.send(member, encode.tokenEvent(member.token, request.id, { epoch: standing.epoch, seq: standing.seq, recovered: resumed }));
+    this.options.delivery.release(member, standing.epoch ?? null, recovery?.publications ?? [], standing.seq);
   }
 
   /** The names in the channel on every node; this node's alone while the store is unreachable. */
@@ -331,6 +380,7 @@ export class ProtocolHandler {
     member.expiryTimer = null;
     const exp = member.identity?.exp ?? null;
     if (exp !== null && exp * 1000 > Date.now()) return this.scheduleExpiry(member);
+    this.options.metrics.error('token_expired');
     this.send(member, encode.errorEvent('token_expired'));
     this.close(member, TOKEN_CLOSE, 'token expired');
   };
@@ -411,8 +461,10 @@ export class ProtocolHandler {
     channel.connections.delete(member);
     if (member.name !== null && channel.members.get(member.name) === member) {
       channel.members.delete(member.name);
+      channel.lastActivity = Date.now();
       member.held = null;
       void this.engine.leave(channel.key, member.name);
+      this.options.onMembership(channel, member.name, 'removed');
     }
   }
 }

@@ -2,19 +2,27 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { onCleanup } from './cleanup.js';
 
-/** Debian's chromium; .ci/run installs it when missing. */
+/** Debian's chromium; .ci/run installs it. */
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_MISSING = `${CHROMIUM} is missing: install it with apt-get install -y chromium (.ci/run does)`;
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export function hasChromium(): boolean {
-  return existsSync(CHROMIUM);
+const INSTALL = '/usr/bin/chromium is missing; install it with: apt-get update && apt-get install -y chromium (CI sets ROOMS_REQUIRE_BROWSER=1 and installs it)';
+
+/**
+ * Skips the calling suite when Debian's chromium is missing, saying how to install it; fails
+ * instead under ROOMS_REQUIRE_BROWSER=1, so CI can never skip the browser tests.
+ */
+export function needChromium(ctx: Mocha.Context): void {
+  if (existsSync(CHROMIUM)) return;
+  if (process.env.ROOMS_REQUIRE_BROWSER === '1') throw new Error(INSTALL);
+  console.log(`      skipped: ${INSTALL}`);
+  ctx.skip();
 }
 
-/** Launches a real Chromium with a fresh temporary profile. */
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/** Launches Debian's chromium headless, with launch's default temporary profile. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
 /** A page in its own context (its own storage), closed after the test, failing the test on page errors. */

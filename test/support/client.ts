@@ -105,3 +105,13 @@ export async function join(url: string, user: string, extra: Record<string, unkn
   const reply = await client.request({ event: 'auth', user, ...extra }, 'token');
   return { client, token: reply.message as string };
 }
+
+/** Takes a client's events until `done` holds for one; returns those that `keep` holds for, in order. */
+export async function until(client: Client, done: (e: Event) => boolean, keep: (e: Event) => boolean = () => true): Promise<Event[]> {
+  const kept: Event[] = [];
+  for (;;) {
+    const e = await client.next();
+    if (keep(e)) kept.push(e);
+    if (done(e)) return kept;
+  }
+}

@@ -15,8 +15,8 @@ export interface RoomsNode {
 }
 
 /** Starts a node on a free port sharing `redis`; it is killed after the test if still running. */
-export async function startNode(redis: string, args: string[] = []): Promise<RoomsNode> {
-  const { child, stdout } = spawnRooms(['--port', '0', '--redis', redis, '--message-rate', '0', '--log-level', 'info', ...args]);
+export async function startNode(redis: string, args: string[] = [], env: Record<string, string> = {}): Promise<RoomsNode> {
+  const { child, stdout } = spawnRooms(['--port', '0', '--redis', redis, '--message-rate', '0', '--log-level', 'info', ...args], env);
   const match = await waitForOutput(child, stdout, /"port":(\d+)[^\n]*"msg":"listening"/);
   const port = Number(match[1]);
   return {
@@ -35,6 +35,6 @@ export async function startNode(redis: string, args: string[] = []): Promise<Roo
 }
 
 /** Starts `n` nodes sharing `redis`. */
-export function startNodes(redis: string, n: number, args: string[] = []): Promise<RoomsNode[]> {
-  return Promise.all(Array.from({ length: n }, () => startNode(redis, args)));
+export function startNodes(redis: string, n: number, args: string[] = [], env: Record<string, string> = {}): Promise<RoomsNode[]> {
+  return Promise.all(Array.from({ length: n }, () => startNode(redis, args, env)));
 }

@@ -1,6 +1,6 @@
 /**
  * Takes docs/chat-desktop.png and docs/chat-phone.png: two members chat in a real server, and the
- * page of one of them is shot at desktop and at phone width. Run with `npm run screenshots` after
+ * page of one of them is shot at desktop and at phone width. Run with `npm run screenshot:chat` after
  * `npm run build`.
  */
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,174 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Channel } from '../channels/channel.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { ProtocolHandler, PublishOutcome } from '../protocol/handler.js';
+import { CHANNEL_ID } from '../upgrade.js';
+import { readBody } from './body.js';
+import type { ApiKeys } from './keys.js';
+import { parsePublish } from './publish.js';
+import { json, refuse } from './reply.js';
+
+export interface ApiContext {
+  config: Readonly<Config>;
+  keys: ApiKeys;
+  registry: ChannelRegistry;
+  handler: ProtocolHandler;
+  metrics: Metrics;
+}
+
+/** A channel as the API lists it. */
+export interface ChannelSummary {
+  path: string;
+  id: string;
+  /** Named members. */
+  members: number;
+  /** Open connections, named or not. */
+  connections: number;
+  /** The seq of the channel's last message delivered on this node: its rate is how fast this grows. */
+  seq: number;
+  created: string;
+  lastActivity: string;
+}
+
+const GET = 'GET, HEAD';
+
+/**
+ * The HTTP API for backends, under /api: every request needs `Authorization: Bearer KEY`.
+ *   GET    /api/channels
+ *   GET    /api/channels/{path}/{id}
+ *   POST   /api/channels/{path}/{id}/messages
+ *   DELETE /api/channels/{path}/{id}/members/{user}
+ * `{path}` is a channel path without its leading slash, URL-encoded (`/a/b` is `a%2Fb`).
+ */
+export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  const from = ctx.keys.identify(req.headers.authorization);
+  if (from === null) return refuse(ctx.metrics, res, 'unauthorized');
+  let segments: string[];
+  try {
+    segments = pathname.split('/').slice(2).map(decodeURIComponent);
+  } catch {
+    return refuse(ctx.metrics, res, 'bad_request', `bad percent-encoding in ${pathname.slice(0, 200)}`);
+  }
+  if (segments.at(-1) === '') segments.pop();
+  const route = routeOf(segments);
+  if (route === null) return notFound(ctx, res, pathname);
+  if (!allow(ctx, req, res, METHODS[route.action])) return;
+  if (route.action === 'list') return listChannels(ctx, res);
+  if (route.action === 'publish') {
+    const path = channelPath(ctx, res, route.path, route.id);
+    return path === null ? undefined : publish(ctx, req, res, path, route.id, from);
+  }
+  const channel = findChannel(ctx, res, route.path, route.id);
+  if (channel === null) return;
+  switch (route.action) {
+    case 'describe':
+      return describeChannel(res, channel);
+    case 'remove':
+      return removeMember(ctx, res, channel, route.user);
+  }
+}
+
+type Route = { action: 'list' } | { action: 'describe' | 'publish'; path: string; id: string } | { action: 'remove'; path: string; id: string; user: string };
+
+const METHODS: Record<Route['action'], string> = { list: GET, describe: GET, publish: 'POST', remove: 'DELETE' };
+
+/** Which route decoded path segments (after /api) name, or null for none. */
+function routeOf(segments: string[]): Route | null {
+  const [collection, path, id, sub, user] = segments;
+  if (collection !== 'channels') return null;
+  if (path === undefined) return { action: 'list' };
+  if (id === undefined) return null;
+  if (segments.length === 3) return { action: 'describe', path, id };
+  if (segments.length === 4 && sub === 'messages') return { action: 'publish', path, id };
+  if (segments.length === 5 && sub === 'members') return { action: 'remove', path, id, user: user! };
+  return null;
+}
+
+/** Whether the method is one of `methods`; answers 405 with Allow when not. */
+function allow(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, methods: string): boolean {
+  if (methods.split(', ').includes(req.method ?? '')) return true;
+  res.setHeader('Allow', methods);
+  refuse(ctx.metrics, res, 'method_not_allowed', `${req.method} is not allowed here; use ${methods}`);
+  return false;
+}
+
+function notFound(ctx: ApiContext, res: ServerResponse, pathname: string): void {
+  refuse(ctx.metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; see docs/api.md`);
+}
+
+/** The channel path (with its slash) when the path and id are valid; otherwise answers and gives null. */
+function channelPath(ctx: ApiContext, res: ServerResponse, path: string, id: string): string | null {
+  const fullPath = `/${path}`;
+  if (!ctx.config.paths.includes(fullPath)) {
+    refuse(ctx.metrics, res, 'unknown_path', `unknown path ${JSON.stringify(fullPath.slice(0, 80))}; channel paths are ${ctx.config.paths.join(', ')}`);
+    return null;
+  }
+  if (!CHANNEL_ID.test(id)) {
+    refuse(ctx.metrics, res, 'invalid_id', 'invalid channel id; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -');
+    return null;
+  }
+  return fullPath;
+}
+
+/** The channel on this node; otherwise answers 404 and gives null. */
+function findChannel(ctx: ApiContext, res: ServerResponse, path: string, id: string): Channel | null {
+  const fullPath = channelPath(ctx, res, path, id);
+  if (fullPath === null) return null;
+  const channel = ctx.registry.get(fullPath, id);
+  if (channel === undefined) refuse(ctx.metrics, res, 'no_such_channel', `no channel ${id} under ${fullPath} on this server`);
+  return channel ?? null;
+}
+
+function summary(channel: Channel): ChannelSummary {
+  return {
+    path: channel.path,
+    id: channel.id,
+    members: channel.members.size,
+    connections: channel.connections.size,
+    seq: channel.seq ?? 0,
+    created: new Date(channel.created).toISOString(),
+    lastActivity: new Date(channel.lastActivity).toISOString(),
+  };
+}
+
+function listChannels(ctx: ApiContext, res: ServerResponse): void {
+  const channels: ChannelSummary[] = [];
+  for (const channel of ctx.registry.values()) channels.push(summary(channel));
+  json(res, 200, { channels });
+}
+
+function describeChannel(res: ServerResponse, channel: Channel): void {
+  json(res, 200, { ...summary(channel), members: [...channel.members.keys()] });
+}
+
+async function publish(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, path: string, id: string, from: string): Promise<void> {
+  const limit = ctx.config.apiMaxBodyBytes;
+  const body = await readBody(req, limit);
+  if (!body.ok) {
+    if (!body.tooLarge) return;
+    res.setHeader('Connection', 'close');
+    return refuse(ctx.metrics, res, 'payload_too_large', `request body over ${limit} bytes (apiMaxBodyBytes)`);
+  }
+  const parsed = parsePublish(body.text, ctx.config.maxRecipients);
+  if (!parsed.ok) return refuse(ctx.metrics, res, parsed.code, parsed.message);
+  ctx.metrics.messageIn('api', Buffer.byteLength(body.text));
+  const { message, to, event } = parsed.request;
+  let outcome: PublishOutcome;
+  try {
+    outcome = await ctx.handler.publishFrom(path, id, from, message, to, event);
+  } catch {
+    return refuse(ctx.metrics, res, 'unavailable', 'cluster store unreachable: the message may not have been sent; retry');
+  }
+  if (outcome.ok) return json(res, 200, { seq: outcome.seq, epoch: outcome.epoch });
+  if ('empty' in outcome) return refuse(ctx.metrics, res, 'no_such_channel', `no member in channel ${id} under ${path} on any node`);
+  refuse(ctx.metrics, res, 'no_such_user', `not in channel ${id}: ${outcome.missing.join(', ')}; nothing was sent`, { missing: outcome.missing });
+}
+
+function removeMember(ctx: ApiContext, res: ServerResponse, channel: Channel, user: string): void {
+  const member = channel.members.get(user);
+  if (member === undefined) return refuse(ctx.metrics, res, 'no_such_user', `no member ${JSON.stringify(user.slice(0, 40))} in channel ${channel.id}`);
+  ctx.handler.fail(member, 'removed');
+  res.writeHead(204).end();
+}
