@@ -15,6 +15,8 @@ import {
 } from './engine.js';
 import { newEpoch } from './memory.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
+
+const SCRIPTS = [BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER];
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
 export interface RedisEngineOptions extends EngineOptions {
@@ -86,6 +88,9 @@ export class RedisEngine implements Engine {
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
       this.cmdReady = true;
+      // Load every script before any command that uses it: an EVALSHA refused with NOSCRIPT and
+      // sent again as EVAL would run after the commands queued behind it, out of order.
+      for (const script of SCRIPTS) this.cmd.script('LOAD', script.lua).catch(() => undefined);
       void this.beat();
     });
     // Subscriptions are restored by ioredis after 'ready' fires; a PING sent after them answers
@@ -334,7 +339,7 @@ export class RedisEngine implements Engine {
     } catch (err) {
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw new EngineUnavailable(err instanceof Error ? err.message : String(err));
     }
-    // Redis restarted and lost its script cache: send the script itself once.
+    // The script cache was flushed since this connection loaded it: send the script itself.
     try {
       return await this.cmd.eval(script.lua, script.keys, ...keys, ...args);
     } catch (err) {
