@@ -23,7 +23,7 @@ export function needRedis(ctx: Mocha.Context): void {
 export class RedisServer {
   private child: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(public port: number) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -33,8 +33,16 @@ export class RedisServer {
   static async start(): Promise<RedisServer> {
     const server = new RedisServer(await freePort());
     onCleanup(() => server.stop());
-    await server.restart();
-    return server;
+    // Between finding a free port and binding it, another socket may take it: try another one.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await server.restart();
+        return server;
+      } catch (err) {
+        if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
+        server.port = await freePort();
+      }
+    }
   }
 
   /** Starts it again on the same port, empty, as a Redis that restarts without persistence does. */
@@ -54,7 +62,10 @@ export class RedisServer {
         }
       };
       child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
+      child.once('exit', (code) => {
+        this.child = null;
+        reject(new Error(`redis-server exited with ${code}: ${output}`));
+      });
     });
     child.stdout!.resume();
     child.stderr!.resume();
