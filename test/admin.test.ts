@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { join } from './support/client.js';
-import { launchChromium, needChromium } from './support/browser.js';
+import { useChromium } from './support/browser.js';
 import { onCleanup } from './support/cleanup.js';
 import { startServer, type Started } from './support/server.js';
 
@@ -10,19 +10,10 @@ const KEY = 'admin-key-0123456789';
 describe('admin page, in Chromium', function () {
   // Launching a browser on a busy 2-core machine takes seconds.
   this.timeout(60_000);
-  let browser: Browser;
-
-  before(async function () {
-    needChromium(this);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useChromium();
 
   async function open(s: Started): Promise<Page> {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     onCleanup(() => context.close());
     const page = await context.newPage();
     await page.goto(s.http('/admin'));

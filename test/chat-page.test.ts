@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, needChromium, openPage } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import { openPage, useChromium } from './support/browser.js';
 import { roomsClient } from './support/rooms-client.js';
 import { startServer } from './support/server.js';
 
@@ -50,22 +50,13 @@ describe('chat page (GET /)', () => {
   describe('in Chromium', function () {
     // A real browser on a shared 2-core machine: page loads alone can take seconds.
     this.timeout(60_000);
-    let browser: Browser;
-
-    before(async function () {
-      needChromium(this);
-      browser = await launchChromium();
-    });
-
-    after(async () => {
-      await browser?.close();
-    });
+    const browser = useChromium();
 
     it('two pages chat: Enter sends, Shift+Enter breaks the line, members and state are shown', async () => {
       const { http } = await startServer();
-      const alice = await openPage(browser, http('/?channel=1&user=alice'));
+      const alice = await openPage(browser(), http('/?channel=1&user=alice'));
       await live(alice);
-      const bob = await openPage(browser, http('/?channel=1&user=bob'));
+      const bob = await openPage(browser(), http('/?channel=1&user=bob'));
       await live(bob);
       await alice.locator('#members li', { hasText: 'bob' }).waitFor();
       expect(await alice.locator('#members li').allInnerTexts()).to.deep.equal(['alice', 'bob']);
@@ -85,9 +76,9 @@ describe('chat page (GET /)', () => {
 
     it('one page writes to one member only', async () => {
       const { http, url } = await startServer();
-      const alice = await openPage(browser, http('/?channel=1&user=alice'));
+      const alice = await openPage(browser(), http('/?channel=1&user=alice'));
       await live(alice);
-      const bob = await openPage(browser, http('/?channel=1&user=bob'));
+      const bob = await openPage(browser(), http('/?channel=1&user=bob'));
       await live(bob);
       const carol = roomsClient(url('1'), { user: 'carol' });
       await carol.client.connect();
@@ -107,7 +98,7 @@ describe('chat page (GET /)', () => {
       const { http, url } = await startServer();
       const taken = roomsClient(url('lobby'), { user: 'alice' });
       await taken.client.connect();
-      const page = await openPage(browser, http('/'));
+      const page = await openPage(browser(), http('/'));
       await page.getByLabel('Channel', { exact: true }).fill('lobby');
       await page.getByLabel('Your name', { exact: true }).fill('alice');
       await page.getByRole('button', { name: 'Join' }).click();
@@ -123,7 +114,7 @@ describe('chat page (GET /)', () => {
       const { http, url, server } = await startServer();
       const bob = roomsClient(url('1'), { user: 'bob' });
       await bob.client.connect();
-      const page = await openPage(browser, http('/?channel=1&user=alice'));
+      const page = await openPage(browser(), http('/?channel=1&user=alice'));
       await live(page);
       await bob.client.publish('before');
       await page.locator('#messages li .text', { hasText: 'before' }).waitFor();

@@ -38,3 +38,19 @@ export async function openPage(browser: Browser, url: string, viewport = { width
   await page.goto(url);
   return page;
 }
+
+/**
+ * One Chromium for the calling suite: launched before its tests (or the suite skipped, see
+ * needChromium), closed after them. Returns a getter for the browser.
+ */
+export function useChromium(): () => Browser {
+  let browser: Browser | undefined;
+  before(async function () {
+    needChromium(this);
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser!;
+}
