@@ -15,6 +15,8 @@ export interface HttpContext {
   connections: () => number;
   accepting: () => boolean;
   engine: Engine;
+  /** False while the node re-joins its members and catches up after Redis came back. */
+  synced: () => boolean;
   metrics: Metrics;
   api: ApiContext;
   admin: AdminPage;
@@ -58,7 +60,7 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
 
 const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
   '/healthz': (ctx) => ({
-    status: !ctx.accepting() ? 'shutting_down' : ctx.engine.up ? 'ok' : 'degraded',
+    status: !ctx.accepting() ? 'shutting_down' : ctx.engine.up && ctx.synced() ? 'ok' : 'degraded',
     engine: ctx.engine.kind,
     uptime: Math.round((Date.now() - ctx.started) / 1000),
     channels: ctx.registry.size,

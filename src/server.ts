@@ -57,6 +57,9 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   private readonly webhooks: Webhooks | null;
   private readonly handler: ProtocolHandler;
   private readonly delivery: Delivery;
+  /** Resyncs queued or under way, and the last of them. */
+  private resyncs = 0;
+  private resyncing: Promise<void> = Promise.resolve();
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
   private readonly started = Date.now();
@@ -92,7 +95,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
     this.delivery = new Delivery(this.registry, outbox, this.log, this.metrics, (up) => {
       this.metrics.engineState(this.engine.kind, up);
-      if (up) void this.resync();
+      if (up) this.queueResync();
       else for (const channel of this.registry.values()) channel.settle();
     });
     this.engine = this.createEngine();
@@ -129,7 +132,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxHeaderSize: MAX_HEADER_BYTES,
     };
     const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, handler: this.handler, metrics: this.metrics };
-    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.resyncs === 0, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
     this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),
@@ -201,6 +204,17 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
    * After the store came back (or lost this node's presence): claims every member's name again,
    * closing a member whose name another node admitted meanwhile, and fills each channel's gap.
    */
+  /** Runs a resync after any still under way; the node counts as degraded until all are done. */
+  private queueResync(): void {
+    this.resyncs += 1;
+    this.resyncing = this.resyncing
+      .then(() => this.resync())
+      .catch((err: unknown) => this.log.error({ err }, 'resync after Redis came back failed'))
+      .finally(() => {
+        this.resyncs -= 1;
+      });
+  }
+
   private async resync(): Promise<void> {
     for (const channel of [...this.registry.values()]) {
       for (const [name, member] of [...channel.members]) {
