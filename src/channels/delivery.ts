@@ -1,4 +1,4 @@
-import { addressedTo, type Engine, type EngineSink, type Publication, type Signal } from '../engine/engine.js';
+import { addressedTo, type Engine, type EngineSink, type Publication, type Route, type Signal } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import * as encode from '../protocol/encode.js';
@@ -48,38 +48,27 @@ export class Delivery implements EngineSink {
   signal(key: string, signal: Signal): void {
     const channel = this.registry.byKey(key);
     if (channel === undefined) return;
-    if (signal.kind === 'binary') {
-      // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
-      const frame = binaryFrame(signal.data);
-      let sent = 0;
-      for (const member of channel.members.values()) {
-        if (member.name !== signal.except && !member.envelope && member.held === null) {
-          this.outbox.send(member, frame);
-          sent += 1;
-        }
-      }
-      this.metrics.delivered('binary', sent, frame.length);
-    } else if (signal.kind === 'text') {
-      const frame = textFrame(signal.json);
-      let sent = 0;
-      for (const member of channel.members.values()) {
-        if (member.held === null) {
-          this.outbox.send(member, frame);
-          sent += 1;
-        }
-      }
-      this.metrics.delivered(encode.eventOf(signal.json), sent, frame.length);
-    } else {
-      const frame = textFrame(encode.presenceEvent(signal.kind, signal.user));
-      let sent = 0;
-      for (const member of channel.members.values()) {
-        if (member.presence && member.name !== signal.user && member.held === null) {
-          this.outbox.send(member, frame);
-          sent += 1;
-        }
-      }
-      this.metrics.delivered(signal.kind, sent, frame.length);
+    switch (signal.kind) {
+      case 'binary':
+        // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
+        return this.toLive(channel, binaryFrame(signal.data), 'binary', (m) => m.name !== signal.except && !m.envelope);
+      case 'text':
+        return this.toLive(channel, textFrame(signal.json), encode.eventOf(signal.json), () => true);
+      default:
+        return this.toLive(channel, textFrame(encode.presenceEvent(signal.kind, signal.user)), signal.kind, (m) => m.presence && m.name !== signal.user);
     }
+  }
+
+  /** Sends a frame that takes no seq to the members here that are live (not being admitted) and `want` it. */
+  private toLive(channel: Channel, frame: Buffer, event: string, want: (member: Member) => boolean): void {
+    let sent = 0;
+    for (const member of channel.members.values()) {
+      if (member.held === null && want(member)) {
+        this.outbox.send(member, frame);
+        sent += 1;
+      }
+    }
+    this.metrics.delivered(event, sent, frame.length);
   }
 
   state(up: boolean): void {
@@ -168,26 +157,40 @@ export class Delivery implements EngineSink {
 
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
-    const frames = new MessageFrames(p.json);
+    this.fanOut(channel, p.json, p.route, p);
+    // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
+    channel.advance(p.epoch, p.seq);
+  }
+
+  /** A message made while this node is cut off from the store: to the live members here, without a seq. */
+  local(channel: Channel, json: string, route: Route): void {
+    this.fanOut(channel, json, route, null);
+  }
+
+  /**
+   * Queues a message, framed once per format, to the members here it is addressed to. A member
+   * being admitted holds a publication for later (a local message, which has no seq to order it
+   * by, is not for it); one that has had it already (replayed) is skipped.
+   */
+  private fanOut(channel: Channel, json: string, route: Route, p: Publication | null): void {
+    const frames = new MessageFrames(json);
     let sent = 0;
     // The common case, a message to everyone (but maybe its sender), decided once, not per member.
-    const to = p.route.to;
-    const except = to === undefined && !p.route.echo ? p.route.from : null;
+    const to = route.to;
+    const except = to === undefined && !route.echo ? route.from : null;
     for (const member of channel.members.values()) {
       if (to === undefined ? member.name === except : !to.includes(member.name!)) continue;
       if (member.held !== null) {
-        member.held.push(p);
+        if (p !== null) member.held.push(p);
         continue;
       }
-      if (member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
+      if (p !== null && member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
       this.outbox.send(member, frames.for(member));
       sent += 1;
     }
     // An API event name is the backend's choice: counted as `custom`, so it never grows the label set.
-    this.metrics.delivered(encode.eventOf(p.json) === 'message' ? 'message' : 'custom', sent, Buffer.byteLength(p.json));
+    this.metrics.delivered(encode.eventOf(json) === 'message' ? 'message' : 'custom', sent, Buffer.byteLength(json));
     channel.lastActivity = Date.now();
-    // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
-    channel.advance(p.epoch, p.seq);
   }
 
   /**

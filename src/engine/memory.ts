@@ -11,15 +11,11 @@ import {
   type Signal,
 } from './engine.js';
 
-interface Kept extends Publication {
-  at: number;
-}
-
 interface ChannelState {
   epoch: string;
   seq: number;
-  /** The last historySize publications, oldest first. */
-  log: Kept[];
+  /** The last historySize publications, oldest first; emptied historyTtl after the last one, as Redis expires its stream. */
+  log: Publication[];
   /** Dedup keys seen within historyTtl, with the seq they got. */
   seen: Map<string, { seq: number; at: number }>;
   /** Names in the order they joined. */
@@ -27,6 +23,8 @@ interface ChannelState {
   subscribed: boolean;
   /** When the channel last published or was subscribed to. */
   touched: number;
+  /** When the channel last published. */
+  published: number;
 }
 
 /** How often forgotten channels and expired history are swept, at most. */
@@ -83,11 +81,12 @@ export class MemoryEngine implements Engine {
     }
     const seq = (state.seq += 1);
     const json = `${draft.head},"seq":${seq},"epoch":"${state.epoch}"${draft.tail}`;
-    const publication: Kept = { seq, epoch: state.epoch, route: draft.route, json, at: now };
+    const publication: Publication = { seq, epoch: state.epoch, route: draft.route, json };
     state.log.push(publication);
     if (state.log.length > this.options.historySize) state.log.shift();
     if (draft.dedup !== undefined) state.seen.set(draft.dedup, { seq, at: now });
     state.touched = now;
+    state.published = now;
     if (state.subscribed) this.sink.publication(channel, publication);
     return Promise.resolve({ seq, epoch: state.epoch, duplicate: false });
   }
@@ -121,24 +120,22 @@ export class MemoryEngine implements Engine {
     const start = state.log.findIndex((p) => p.seq > since);
     const publications = start === -1 ? [] : state.log.slice(start);
     const ok = recovered(position, since, epoch, publications[0]?.seq);
-    return Promise.resolve({ ...position, publications: ok ? publications.map(strip) : [], recovered: ok });
+    return Promise.resolve({ ...position, publications: ok ? publications : [], recovered: ok });
   }
 
   private state(channel: string): ChannelState {
     let state = this.channels.get(channel);
     if (state === undefined) {
-      state = { epoch: newEpoch(), seq: 0, log: [], seen: new Map(), names: new Set(), subscribed: false, touched: Date.now() };
+      state = { epoch: newEpoch(), seq: 0, log: [], seen: new Map(), names: new Set(), subscribed: false, touched: Date.now(), published: 0 };
       this.channels.set(channel, state);
     }
     return state;
   }
 
-  /** Drops history and ids older than historyTtl. */
+  /** Drops the history historyTtl after the last message, and ids seen longer ago than that. */
   private expire(state: ChannelState, now: number): void {
     const horizon = now - this.options.historyTtl;
-    let old = 0;
-    while (old < state.log.length && state.log[old]!.at < horizon) old += 1;
-    if (old > 0) state.log.splice(0, old);
+    if (state.log.length > 0 && state.published < horizon) state.log = [];
     for (const [key, seen] of state.seen) {
       if (seen.at >= horizon) break;
       state.seen.delete(key);
@@ -157,8 +154,4 @@ export class MemoryEngine implements Engine {
 /** A short random id for an epoch: unique enough that two histories never share one. */
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
-}
-
-function strip(kept: Kept): Publication {
-  return { seq: kept.seq, epoch: kept.epoch, route: kept.route, json: kept.json };
 }

@@ -1,3 +1,5 @@
+import type { ChatMessage } from '../client/types.js';
+
 /**
  * The typed binary envelope of seed 000 (the Kratos chat room): a 4-byte big-endian message type,
  * then a JSON payload. A client gets it by asking for the WebSocket subprotocol `rooms.envelope`;
@@ -28,21 +30,12 @@ export function openEnvelope(data: Buffer): Opened {
   return { ok: true, message: (payload as { message: unknown }).message };
 }
 
-interface MessageEvent {
-  message: unknown;
-  from: string;
-  channel: string;
-  seq?: number;
-  epoch?: string;
-  ts: number;
-}
-
 /**
  * The envelope for a message event: a ChatMessage with the seed's fields (`message` as a string,
  * `sender`, `timestamp` in ISO 8601) plus the event's channel, seq and epoch, for resume.
  */
 export function sealEnvelope(json: string): Buffer {
-  const e = JSON.parse(json) as MessageEvent;
+  const e = JSON.parse(json) as ChatMessage;
   const payload = {
     message: typeof e.message === 'string' ? e.message : JSON.stringify(e.message),
     sender: e.from,

@@ -4,9 +4,9 @@ import { WebSocket, type RawData } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken, type TokenSigner } from '../auth/token.js';
 import { channelKey, type Channel } from '../channels/channel.js';
-import { MessageFrames, type Delivery } from '../channels/delivery.js';
+import type { Delivery } from '../channels/delivery.js';
 import { Member } from '../channels/member.js';
-import { addressedTo, type Engine, type Recovery, type Route } from '../engine/engine.js';
+import type { Engine, Recovery, Route } from '../engine/engine.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -430,8 +430,7 @@ export class ProtocolHandler {
     const tail = encode.messageTail(Date.now());
     const re = request.id;
     if (this.engine.isolated) {
-      const frames = new MessageFrames(head + tail);
-      for (const m of channel.members.values()) if (m.held === null && addressedTo(route, m.name!)) this.outbox.send(m, frames.for(m));
+      this.options.delivery.local(channel, head + tail, route);
       if (re !== undefined) this.send(member, encode.ackEvent(re, { local: true }));
       return;
     }
