@@ -83,6 +83,8 @@ export interface Config {
   historyTtl: number;
   /** Milliseconds after which the members of a node that stopped answering are removed. */
   presenceTtl: number;
+  /** Milliseconds Redis has to answer a command or a probe before this node counts as cut off from it. */
+  redisTimeout: number;
   /** Keys of the HTTP API under /api; none turns the API off (every request gets 401). */
   apiKeys: ApiKey[];
   /** Largest HTTP API request body, in bytes; a larger one gets 413. */
@@ -131,6 +133,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   historySize: 1_000,
   historyTtl: 600_000,
   presenceTtl: 5_000,
+  redisTimeout: 2_000,
   apiKeys: [],
   apiMaxBodyBytes: 65_536,
   webhooks: [],
@@ -352,6 +355,7 @@ export const SETTINGS: readonly Setting[] = [
   row({ key: 'redisPrefix', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
   row({ key: 'historySize', env: 'ROOMS_HISTORY_SIZE', flag: 'history-size', arg: '<n>', describe: 'messages kept per channel for clients that resume', parse: integer(0, 1_000_000) }),
   row({ key: 'historyTtl', env: 'ROOMS_HISTORY_TTL', flag: 'history-ttl', arg: '<ms>', describe: 'milliseconds a channel keeps its history after its last message', parse: integer(1_000, 604_800_000) }),
+  row({ key: 'redisTimeout', env: 'ROOMS_REDIS_TIMEOUT', flag: 'redis-timeout', arg: '<ms>', describe: 'milliseconds Redis has to answer before this node serves its own members only', parse: integer(100, 8_000) }),
   row({ key: 'presenceTtl', env: 'ROOMS_PRESENCE_TTL', flag: 'presence-ttl', arg: '<ms>', describe: 'milliseconds before the members of a silent node are removed', parse: integer(500, 600_000) }),
   row({ key: 'apiKeys', env: 'ROOMS_API_KEYS', arg: '<json>', describe: 'keys of the HTTP API: [{"name":"backend","key":"at least 16 characters"}]', parse: apiKeys }),
   row({ key: 'apiMaxBodyBytes', env: 'ROOMS_API_MAX_BODY_BYTES', flag: 'api-max-body-bytes', arg: '<bytes>', describe: 'largest HTTP API request body (413 past it)', parse: integer(64, 104_857_600) }),

@@ -31,6 +31,7 @@ const ROWS = {
   name_taken: { message: 'auth error,user name already exist', close: 4409 },
   auth_timeout: { message: 'auth timeout: send auth within the deadline', close: 4408 },
   too_slow: { message: 'too slow: the connection did not keep up with its messages', close: 4000 },
+  missed_messages: { message: 'missed messages that history no longer holds: reconnect with since and epoch, and resync if the reply says recovered: false', close: 4001 },
   no_such_user: { message: 'no such user in this channel', status: 404 },
   bad_recipients: { message: 'with_clients must be a non-empty array of user names', status: 400 },
   bad_message: { message: 'message is required', status: 400 },

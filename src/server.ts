@@ -93,10 +93,16 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     });
     const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
     const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
-    this.delivery = new Delivery(this.registry, outbox, this.log, this.metrics, (up) => {
-      this.metrics.engineState(this.engine.kind, up);
-      if (up) this.queueResync();
-      else for (const channel of this.registry.values()) channel.settle();
+    this.delivery = new Delivery(this.registry, outbox, this.log, this.metrics, {
+      idLimit: this.config.historySize,
+      idTtl: this.config.historyTtl,
+      onState: (up) => {
+        this.metrics.engineState(this.engine.kind, up);
+        if (up) this.queueResync();
+        // Cut off: what Redis ordered and this node has not delivered will not come until it is back.
+        else if (this.engine.isolated) for (const channel of this.registry.values()) channel.abandon();
+      },
+      onMissed: (member) => this.handler.fail(member, 'missed_messages'),
     });
     this.engine = this.createEngine();
     this.delivery.engine = this.engine;
@@ -106,6 +112,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       rateLimit: new RateLimit(this.config.messageRate, this.config.messageBurst),
       maxMessageBytes: this.config.maxMessageBytes,
       maxRecipients: this.config.maxRecipients,
+      answerWithin: this.config.redisTimeout,
       signer: new TokenSigner(this.config.secret),
       outbox,
       engine: this.engine,
@@ -232,10 +239,10 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   }
 
   private createEngine(): Engine {
-    const { redis, redisPrefix, historySize, historyTtl, presenceTtl } = this.config;
+    const { redis, redisPrefix, redisTimeout, historySize, historyTtl, presenceTtl } = this.config;
     const options = { historySize, historyTtl, presenceTtl };
     if (redis === null) return new MemoryEngine(options, this.delivery);
-    return new RedisEngine({ ...options, url: redis, prefix: redisPrefix, log: this.log }, this.delivery);
+    return new RedisEngine({ ...options, url: redis, prefix: redisPrefix, log: this.log, timeout: redisTimeout }, this.delivery);
   }
 
   /**

@@ -12,6 +12,7 @@ class Recorder implements EngineSink {
   readonly publications: { channel: string; p: Publication }[] = [];
   readonly signals: { channel: string; s: Signal }[] = [];
   readonly states: boolean[] = [];
+  cuts = 0;
   private waiters: (() => void)[] = [];
 
   publication(channel: string, p: Publication): void {
@@ -26,6 +27,11 @@ class Recorder implements EngineSink {
 
   state(up: boolean): void {
     this.states.push(up);
+    this.wake();
+  }
+
+  cut(): void {
+    this.cuts += 1;
     this.wake();
   }
 
@@ -74,7 +80,7 @@ const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => 
         redis ??= RedisServer.start();
         const server = await redis;
         const log = pino({ level: 'silent' });
-        return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log }, sink);
+        return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 }, sink);
       };
     },
   },
@@ -133,9 +139,9 @@ for (const kind of kinds) {
     it('publishes a dedup key once: the second publish says duplicate with the first seq and delivers nothing', async () => {
       const { engine: e, sink } = await engine();
       await e.subscribe('/c?id=d');
-      const first = await e.publish('/c?id=d', draft('once', { dedup: 'alice\u00007' }));
-      const again = await e.publish('/c?id=d', draft('once', { dedup: 'alice\u00007' }));
-      const other = await e.publish('/c?id=d', draft('next', { dedup: 'bob\u00007' }));
+      const first = await e.publish('/c?id=d', draft('once', { route: { from: 'alice', echo: true, dedup: 'alice\u00007' } }));
+      const again = await e.publish('/c?id=d', draft('once', { route: { from: 'alice', echo: true, dedup: 'alice\u00007' } }));
+      const other = await e.publish('/c?id=d', draft('next', { route: { from: 'alice', echo: true, dedup: 'bob\u00007' } }));
       expect(again).to.deep.equal({ seq: first.seq, epoch: first.epoch, duplicate: true });
       expect(other.seq).to.equal(first.seq + 1);
       await sink.until('two publications', () => sink.publications.length === 2);

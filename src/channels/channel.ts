@@ -8,11 +8,16 @@ export interface ChannelOptions {
   maxPayload: number;
 }
 
-/** Something to do once this node has delivered a given seq (an ack after the sender's own copy). */
+/**
+ * Something to do once this node has delivered a given seq (an ack after the sender's own copy),
+ * or to give up on by its deadline.
+ */
 interface Waiting {
   epoch: string;
   seq: number;
   run: () => void;
+  fail: () => void;
+  timer: NodeJS.Timeout;
 }
 
 /**
@@ -40,6 +45,14 @@ export class Channel {
   filling: Publication[] | null = null;
   /** The fill under way, if any: one at a time. */
   filled: Promise<void> | null = null;
+  /**
+   * Set when this node stopped hearing from the store without the store closing (a timeout): what
+   * was published since is unknown until a fill in the same epoch succeeds. If the epoch changes
+   * first, the old epoch's last messages may be lost to the members here, and they must be told.
+   */
+  unsure = false;
+  /** The dedup keys of messages delivered here, oldest first: see {@link Channel.remember}. */
+  private readonly ids = new Map<string, { seq: number | null; at: number }>();
   /** When a member last joined or left here, or a message was delivered here (ms since the epoch). */
   lastActivity = this.created;
   private waiting: Waiting[] = [];
@@ -69,10 +82,21 @@ export class Channel {
     return this.epoch === epoch && this.seq !== null && this.seq >= seq;
   }
 
-  /** Runs `run` once the publication at `epoch`/`seq` has been delivered here (at once if it has). */
-  afterDelivered(epoch: string, seq: number, run: () => void): void {
-    if (this.delivered(epoch, seq)) run();
-    else this.waiting.push({ epoch, seq, run });
+  /**
+   * Runs `run` once the publication at `epoch`/`seq` has been delivered here (at once if it has), or
+   * `fail` if it has not been within `wait` ms, or when {@link abandon} is called first.
+   */
+  afterDelivered(epoch: string, seq: number, run: () => void, fail: () => void, wait: number): void {
+    if (this.delivered(epoch, seq)) return run();
+    const waiting: Waiting = { epoch, seq, run, fail, timer: setTimeout(() => this.expire(waiting), Math.max(wait, 0)) };
+    this.waiting.push(waiting);
+  }
+
+  private expire(waiting: Waiting): void {
+    const at = this.waiting.indexOf(waiting);
+    if (at === -1) return;
+    this.waiting.splice(at, 1);
+    waiting.fail();
   }
 
   /** Marks a publication delivered and runs what waited for it (or for anything in an older epoch). */
@@ -82,24 +106,55 @@ export class Channel {
     if (this.waiting.length === 0) return;
     const still: Waiting[] = [];
     for (const w of this.waiting) {
-      if (w.epoch !== epoch || w.seq <= seq) w.run();
-      else still.push(w);
+      if (w.epoch !== epoch || w.seq <= seq) {
+        clearTimeout(w.timer);
+        w.run();
+      } else still.push(w);
     }
     this.waiting = still;
   }
 
   /**
-   * Runs everything still waiting for a delivery: with the store gone, publications it ordered may
-   * never reach this node, and their acks (the message was ordered and kept) must not wait forever.
+   * Gives up on what waits for publications the store ordered that will not be delivered here:
+   * every one when the node is cut off, or those up to `through` when a gap could not be filled.
+   * Their senders are told the message may not have gone out, so that they send it again with the
+   * same id.
    */
-  settle(): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) w.run();
+  abandon(through?: { epoch: string; seq: number }): void {
+    const still: Waiting[] = [];
+    for (const w of this.waiting) {
+      if (through === undefined || w.epoch !== through.epoch || w.seq <= through.seq) {
+        clearTimeout(w.timer);
+        w.fail();
+      } else still.push(w);
+    }
+    this.waiting = still;
+  }
+
+  /**
+   * Remembers the dedup key of a message delivered here (`seq` null for a local one), for
+   * `historyTtl` and the last `limit` keys. The store forgets its keys with its history (Redis
+   * restarted empty): a message sent again after that is recognised here, and not delivered twice.
+   */
+  remember(key: string, seq: number | null, limit: number, ttl: number): void {
+    const now = Date.now();
+    this.ids.delete(key);
+    this.ids.set(key, { seq, at: now });
+    for (const [oldest, entry] of this.ids) {
+      if (this.ids.size <= limit && entry.at > now - ttl) break;
+      this.ids.delete(oldest);
+    }
+  }
+
+  /** The entry of a dedup key delivered here within `ttl`, if any. */
+  recall(key: string, ttl: number): { seq: number | null } | undefined {
+    const entry = this.ids.get(key);
+    return entry !== undefined && entry.at > Date.now() - ttl ? entry : undefined;
   }
 
   /** Closes the WebSocketServer; called by the registry once the channel is removed. */
   close(): void {
+    for (const w of this.waiting) clearTimeout(w.timer);
     this.waiting = [];
     this.wss.close();
   }

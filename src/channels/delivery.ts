@@ -1,4 +1,4 @@
-import { addressedTo, type Engine, type EngineSink, type Publication, type Route, type Signal } from '../engine/engine.js';
+import { addressedTo, EngineUnavailable, type Engine, type EngineSink, type Position, type Publication, type Route, type Signal } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import * as encode from '../protocol/encode.js';
@@ -22,11 +22,26 @@ export class MessageFrames {
   }
 }
 
+/** A fill that cannot reach the store tries again after this, doubling up to the cap. */
+const FILL_RETRY_BASE = 100;
+const FILL_RETRY_CAP = 2_000;
+
+export interface DeliveryOptions {
+  /** Dedup keys remembered per channel, and for how long (ms): historySize and historyTtl. */
+  idLimit: number;
+  idTtl: number;
+  /** The store became reachable or unreachable. */
+  onState: (up: boolean) => void;
+  /** A member here missed messages that no history holds any more: it must be told (closed, to resume). */
+  onMissed: (member: Member) => void;
+}
+
 /**
  * Local fan-out: what the engine delivers to this node goes to the members here. Publications
  * arrive in seq order per channel; a jump in seq means this node missed some (its subscription
- * dropped), so it holds what arrives and fills the gap from history before going on. One frame is
- * built per publication, however many members receive it.
+ * dropped), so it holds what arrives and fills the gap from history before going on, waiting for
+ * the store as long as history may still hold them. One frame is built per publication, however
+ * many members receive it.
  */
 export class Delivery implements EngineSink {
   /** Set once the engine exists (it needs this sink to be built). */
@@ -37,7 +52,7 @@ export class Delivery implements EngineSink {
     private readonly outbox: Outbox,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly onState: (up: boolean) => void,
+    private readonly options: DeliveryOptions,
   ) {}
 
   publication(key: string, p: Publication): void {
@@ -72,7 +87,11 @@ export class Delivery implements EngineSink {
   }
 
   state(up: boolean): void {
-    this.onState(up);
+    this.options.onState(up);
+  }
+
+  cut(): void {
+    for (const channel of this.registry.values()) channel.unsure = true;
   }
 
   /** Takes a publication in order: drops what was delivered already, fills a gap before going on. */
@@ -85,10 +104,9 @@ export class Delivery implements EngineSink {
       if (channel.epoch === p.epoch) {
         if (p.seq <= channel.seq) return;
         if (p.seq > channel.seq + 1) return this.startFill(channel, p);
-      } else if (p.seq > 1) {
-        // A new epoch (the history was lost) whose first messages this node did not see: fetch them.
-        channel.epoch = p.epoch;
-        channel.seq = 0;
+      } else if (p.seq > 1 || channel.unsure) {
+        // A new epoch (the history was lost): fetch its first messages if this node did not see
+        // them, and find out whether the members here missed the end of the old one.
         return this.startFill(channel, p);
       }
     }
@@ -111,37 +129,44 @@ export class Delivery implements EngineSink {
     void this.fill(channel);
   }
 
+  /**
+   * Fills the gap, waiting for the store (with backoff) as long as it cannot be reached: history
+   * may still hold what was missed. The gap is given up only when history provably cannot fill it
+   * (trimmed past it, or lost with a new epoch), and then the members here that missed messages are
+   * told. Publications that arrive meanwhile wait in `filling`, in order.
+   */
   private async runFill(channel: Channel): Promise<void> {
     channel.filling ??= [];
-    const from = channel.seq;
-    const epoch = channel.epoch;
-    let position: { epoch: string; seq: number } | null = null;
+    let delay = FILL_RETRY_BASE;
+    let waited = false;
+    let position: Position | null = null;
     let filled = false;
-    try {
-      if (from !== null && epoch !== null) {
-        let recovery = await this.engine.recover(channel.key, from, epoch);
-        if (recovery.epoch !== epoch) {
-          // The history was lost and a new one began: what this node missed is all of the new one.
-          channel.epoch = recovery.epoch;
-          channel.seq = 0;
-          recovery = await this.engine.recover(channel.key, 0, recovery.epoch);
-        }
-        position = recovery;
-        filled = recovery.recovered;
-        if (!filled && recovery.seq > (channel.seq ?? 0)) {
-          this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed');
-        }
-        for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
+    for (;;) {
+      if (this.registry.byKey(channel.key) !== channel) {
+        channel.filling = null;
+        return;
       }
-    } catch (err) {
-      this.log.warn({ channel: channel.key, err: (err as Error).message }, 'could not read what this node missed; going on without it');
+      try {
+        ({ position, filled } = await this.catchUp(channel));
+        break;
+      } catch (err) {
+        if (!(err instanceof EngineUnavailable)) {
+          this.log.error({ channel: channel.key, err }, 'failed to fill what this node missed; telling its members');
+          break;
+        }
+        if (!waited) this.log.warn({ channel: channel.key, err: err.message }, 'cannot read what this node missed yet; waiting for redis');
+        waited = true;
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, FILL_RETRY_CAP);
+      }
     }
     const arrived = channel.filling ?? [];
     channel.filling = null;
     if (!filled) {
       // What history could not give is lost to this node. Go on from just before the first message
       // that did arrive (or from where the channel stands), so that copies of anything older are
-      // still dropped and the same gap is not filled again; and release acks that waited for it.
+      // still dropped and the same gap is not filled again; the members that missed it are told,
+      // and the senders of what it held are answered unavailable.
       const next = arrived[0] ?? null;
       if (next !== null) {
         channel.epoch = next.epoch;
@@ -150,14 +175,60 @@ export class Delivery implements EngineSink {
         channel.epoch = position.epoch;
         channel.seq = position.seq;
       }
-      channel.settle();
+      if (channel.epoch !== null && channel.seq !== null) {
+        this.missed(channel, channel.epoch, channel.seq);
+        channel.abandon({ epoch: channel.epoch, seq: channel.seq });
+      }
     }
     for (const p of arrived) this.receive(channel, p);
   }
 
+  /**
+   * One attempt at reading what this node missed from history and delivering it.
+   * @throws EngineUnavailable when the store cannot be reached: nothing was decided yet.
+   */
+  private async catchUp(channel: Channel): Promise<{ position: Position | null; filled: boolean }> {
+    const from = channel.seq;
+    const epoch = channel.epoch;
+    // Nothing was delivered here yet: there is no gap, only what arrives from now on.
+    if (from === null || epoch === null) return { position: null, filled: true };
+    let recovery = await this.engine.recover(channel.key, from, epoch);
+    if (recovery.epoch !== epoch) {
+      // The history was lost and a new one began: what this node missed is all of the new one. If
+      // this node had stopped hearing from the store, the old epoch's last messages may never have
+      // reached it: its members are told before anything of the new epoch reaches them.
+      if (channel.unsure) {
+        this.log.warn({ channel: channel.key, epoch: recovery.epoch }, 'history was lost while this node was cut off; telling its members');
+        this.missed(channel, recovery.epoch, 0);
+      }
+      channel.unsure = false;
+      channel.epoch = recovery.epoch;
+      channel.seq = 0;
+      recovery = await this.engine.recover(channel.key, 0, recovery.epoch);
+    }
+    if (!recovery.recovered) {
+      if (recovery.seq > (channel.seq ?? 0)) this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed; telling its members');
+      return { position: recovery, filled: false };
+    }
+    channel.unsure = false;
+    for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
+    return { position: recovery, filled: true };
+  }
+
+  /** Tells every live member here that has not had everything up to `epoch`/`seq` that it missed messages. */
+  private missed(channel: Channel, epoch: string, seq: number): void {
+    for (const member of [...channel.members.values()]) {
+      if (member.held !== null || (member.floorEpoch === epoch && member.floor >= seq)) continue;
+      this.options.onMissed(member);
+    }
+  }
+
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
-    this.fanOut(channel, p.json, p.route, p);
+    const key = p.route.dedup;
+    // A message sent again after the store forgot its id (a new epoch) was delivered here already.
+    if (key === undefined || channel.recall(key, this.options.idTtl) === undefined) this.fanOut(channel, p.json, p.route, p);
+    if (key !== undefined) channel.remember(key, p.seq, this.options.idLimit, this.options.idTtl);
     // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
     channel.advance(p.epoch, p.seq);
   }
@@ -165,6 +236,12 @@ export class Delivery implements EngineSink {
   /** A message made while this node is cut off from the store: to the live members here, without a seq. */
   local(channel: Channel, json: string, route: Route): void {
     this.fanOut(channel, json, route, null);
+    if (route.dedup !== undefined) channel.remember(route.dedup, null, this.options.idLimit, this.options.idTtl);
+  }
+
+  /** The seq a message with this dedup key got when it was delivered here (null: delivered locally), if it was. */
+  recall(channel: Channel, key: string): { seq: number | null } | undefined {
+    return channel.recall(key, this.options.idTtl);
   }
 
   /**

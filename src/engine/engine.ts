@@ -15,6 +15,8 @@ export interface Route {
   to?: string[];
   /** With `to` absent: whether the sender receives it too (broadcast) or not (the seed's publish). */
   echo: boolean;
+  /** Present when the client gave the message an id: `user \0 id`. See Engine.publish. */
+  dedup?: string;
 }
 
 /**
@@ -26,8 +28,6 @@ export interface Draft {
   head: string;
   tail: string;
   route: Route;
-  /** Present when the client gave the message an id: `user \0 id`. See Engine.publish. */
-  dedup?: string;
 }
 
 /** A message as every node receives it, and as history keeps it. */
@@ -81,8 +81,13 @@ export interface EngineSink {
   /** A publication in a channel this node subscribed to, in seq order per channel as published. */
   publication(channel: string, publication: Publication): void;
   signal(channel: string, signal: Signal): void;
-  /** The store became reachable (true) or unreachable (false). Called on changes only. */
+  /** The store became reachable (true) or unreachable (false); called on changes, and again when an unreachable store's node becomes `isolated`. */
   state(up: boolean): void;
+  /**
+   * This node stopped hearing from the store without its connections closing (a timeout, a silent
+   * partition): whatever was published since may not have reached it.
+   */
+  cut(): void;
 }
 
 /** Thrown by every engine call that needs the store while it is unreachable. */
@@ -122,7 +127,7 @@ export interface Engine {
    * Orders a message in its channel and delivers it to every subscribed node exactly once, this
    * node included. Atomically: takes the next seq (per channel, cluster-wide, from 1 with each
    * epoch), appends the message to history, and publishes it, so every node sees the channel's
-   * messages in seq order. With `dedup`, a key already published within `historyTtl` is not
+   * messages in seq order. With `route.dedup`, a key already published within `historyTtl` is not
    * published again: the result holds the first seq and `duplicate: true`.
    * @throws EngineUnavailable when the store cannot be reached; the message may or may not have
    * been published, so a client should retry with the same id.

@@ -75,8 +75,9 @@ export class MemoryEngine implements Engine {
     const now = Date.now();
     const state = this.state(channel);
     this.expire(state, now);
-    if (draft.dedup !== undefined) {
-      const seen = state.seen.get(draft.dedup);
+    const key = draft.route.dedup;
+    if (key !== undefined) {
+      const seen = state.seen.get(key);
       if (seen !== undefined) return Promise.resolve({ seq: seen.seq, epoch: state.epoch, duplicate: true });
     }
     const seq = (state.seq += 1);
@@ -84,7 +85,7 @@ export class MemoryEngine implements Engine {
     const publication: Publication = { seq, epoch: state.epoch, route: draft.route, json };
     state.log.push(publication);
     if (state.log.length > this.options.historySize) state.log.shift();
-    if (draft.dedup !== undefined) state.seen.set(draft.dedup, { seq, at: now });
+    if (key !== undefined) state.seen.set(key, { seq, at: now });
     state.touched = now;
     state.published = now;
     if (state.subscribed) this.sink.publication(channel, publication);

@@ -15,28 +15,30 @@ import {
 } from './engine.js';
 import { newEpoch } from './memory.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
+import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
 const SCRIPTS = [BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER];
-import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
 export interface RedisEngineOptions extends EngineOptions {
   url: string;
   /** Prefix of every key and topic, so several deployments can share one Redis. */
   prefix: string;
   log: Logger;
+  /** Milliseconds Redis has to answer a command, a probe or a connection before this node counts as cut off. */
+  timeout: number;
 }
 
 /** Seq and epoch outlive the history by far, so that an idle channel keeps counting where it was. */
 const POSITION_TTL = 7 * 24 * 3_600_000;
 /** A presence hash outlives its channel's last join by this long, so no crash leaves it forever. */
 const PRESENCE_TTL = 24 * 3_600_000;
-/** A command Redis has not answered within this is failed, so no request waits on a hung Redis. */
-const COMMAND_TIMEOUT = 10_000;
 /** TCP keepalive on both connections, so a link that died silently is noticed. */
 const KEEPALIVE = 10_000;
 /** Reconnect backoff: doubling from this, capped, with jitter so nodes do not come back in step. */
 const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
+/** ioredis's message for a command not answered within commandTimeout. */
+const COMMAND_TIMED_OUT = 'Command timed out';
 
 /**
  * The engine for several nodes: one Redis (not Cluster: the scripts touch keys across channels).
@@ -45,9 +47,13 @@ const RETRY_CAP = 5_000;
  * the `nodes` sorted set, and the set of channels it has members in, so the node that finds it dead
  * can remove its members.
  *
- * While Redis is unreachable: commands fail at once (no offline queue), signals reach this node only,
- * and ioredis reconnects with backoff. Once back, `state(true)` tells the node to re-join its members
- * and catch up on what it missed.
+ * Faults are bounded by `timeout`: a command or a PING (on both connections, every beat) that
+ * Redis does not answer in time, or a connection that stays down that long, cuts this node off: both
+ * connections are dropped at once (a silent partition never closes them), so nothing ordered earlier
+ * can still arrive, and the node is `isolated` until both connections answer again. Meanwhile
+ * commands fail at once (no offline queue), signals reach this node only, and ioredis reconnects
+ * with backoff. Once back, `state(true)` tells the node to re-join its members and catch up on what
+ * it missed.
  */
 export class RedisEngine implements Engine {
   readonly kind = 'redis';
@@ -60,8 +66,16 @@ export class RedisEngine implements Engine {
   private readonly topics = new Map<string, string>();
   private cmdReady = false;
   private subReady = false;
+  /** Cut off: set when both connections are gone or Redis stopped answering, cleared once both answer again. */
+  private cut = true;
+  /** Cuts this node off if it is still not up `timeout` after a connection was lost. */
+  private watchdog: NodeJS.Timeout | null = null;
+  /** When each connection's socket connected, to drop one whose handshake Redis never answers. */
+  private readonly connectedAt = new Map<Redis, number>();
   /** The last `up` told to the sink. */
   private reported = false;
+  /** The last `isolated` the sink saw with `state`. */
+  private reportedCut = true;
   /** Whether the current outage was logged: once per outage, not per attempt. */
   private warned = false;
   /** The last connection error, for that one log line. */
@@ -80,9 +94,10 @@ export class RedisEngine implements Engine {
     const common: RedisOptions = {
       lazyConnect: true,
       keepAlive: KEEPALIVE,
+      connectTimeout: options.timeout,
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
-    this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: COMMAND_TIMEOUT });
+    this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
     this.sub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
@@ -95,25 +110,30 @@ export class RedisEngine implements Engine {
     });
     // Subscriptions are restored by ioredis after 'ready' fires; a PING sent after them answers
     // once they are all in place, and only then can a history read miss nothing.
-    this.sub.on('ready', () =>
+    this.sub.on('ready', () => {
+      const stream = this.sub.stream;
       setImmediate(() => {
         this.sub.ping().then(
           () => {
-            this.subReady = this.sub.status === 'ready';
+            this.subReady = this.sub.status === 'ready' && !stream.destroyed;
             this.changed();
           },
           () => undefined,
         );
-      }),
-    );
+      });
+    });
     for (const client of [this.cmd, this.sub]) {
+      client.on('connect', () => this.connectedAt.set(client, Date.now()));
       client.on('close', () => {
+        this.connectedAt.delete(client);
         if (client === this.cmd) {
           this.cmdReady = false;
           this.beaten = false;
         } else {
           this.subReady = false;
         }
+        // With both connections gone nothing can arrive any more: serve this node's members alone.
+        if (!this.cmdReady && !this.subReady) this.cut = true;
         this.changed();
       });
       client.on('error', (err: Error) => {
@@ -124,11 +144,16 @@ export class RedisEngine implements Engine {
   }
 
   get up(): boolean {
-    return this.cmdReady && this.subReady && this.beaten;
+    return !this.cut && this.answering;
   }
 
   get isolated(): boolean {
-    return !this.cmdReady && !this.subReady;
+    return this.cut;
+  }
+
+  /** Both connections answer: the command connection has beaten and the subscriber answered a PING. */
+  private get answering(): boolean {
+    return this.cmdReady && this.subReady && this.beaten;
   }
 
   async start(): Promise<void> {
@@ -146,6 +171,8 @@ export class RedisEngine implements Engine {
     this.closed = true;
     if (this.beats !== null) clearInterval(this.beats);
     this.beats = null;
+    if (this.watchdog !== null) clearTimeout(this.watchdog);
+    this.watchdog = null;
     if (this.cmdReady) await this.run(FORGET, [this.key('nodes'), this.nodeChannels()], [this.node, this.options.prefix]).catch(() => undefined);
     this.cmd.disconnect();
     this.sub.disconnect();
@@ -180,8 +207,9 @@ export class RedisEngine implements Engine {
 
   async publish(channel: string, draft: Draft): Promise<Published> {
     const k = this.keys(channel);
-    const dedup = draft.dedup === undefined ? '0' : '1';
-    const seen = draft.dedup === undefined ? k.seq : `${k.base}:seen:${draft.dedup}`;
+    const key = draft.route.dedup;
+    const dedup = key === undefined ? '0' : '1';
+    const seen = key === undefined ? k.seq : `${k.base}:seen:${key}`;
     const args = [newEpoch(), POSITION_TTL, draft.head, draft.tail, JSON.stringify(draft.route), this.options.historySize, this.options.historyTtl, dedup, k.base];
     const reply = await this.run(PUBLISH, [k.seq, k.epoch, k.log, seen], args);
     const [epoch, seq, duplicate] = reply as [string, number, number];
@@ -244,10 +272,14 @@ export class RedisEngine implements Engine {
   }
 
   private async beat(): Promise<void> {
-    if (!this.cmdReady || this.closed) return;
-    if (this.subReady) this.checkSubscriber();
+    if (this.closed) return;
+    this.dropStalledHandshakes();
+    if (this.subReady) this.probeSubscriber();
+    if (!this.cmdReady) return;
     try {
       const [absent] = (await this.run(BEAT, [this.key('nodes')], [this.node, this.deadAfter, this.options.prefix])) as [number, number];
+      // Cut off while the beat was under way: it does not count.
+      if (!this.cmdReady) return;
       const first = !this.beaten;
       this.beaten = true;
       if (first) this.changed();
@@ -260,34 +292,81 @@ export class RedisEngine implements Engine {
 
   /**
    * A subscriber connection that died without closing would leave this node deaf while it looks
-   * up: one that does not answer a PING within a few beats is dropped, and ioredis reconnects it.
+   * up: one that does not answer a PING within `timeout` cuts the node off. (The command connection
+   * is probed by the beat itself, a command with that timeout.)
    */
-  private checkSubscriber(): void {
-    let answered = false;
+  private probeSubscriber(): void {
+    const stream = this.sub.stream;
     const timer = setTimeout(() => {
-      if (!answered && !this.closed) this.sub.disconnect(true);
-    }, this.beatEvery * 3);
+      if (this.sub.stream === stream) this.cutOff('redis did not answer a PING on the subscriber connection within redisTimeout');
+    }, this.options.timeout);
     timer.unref();
     this.sub.ping().then(
-      () => {
-        answered = true;
-        clearTimeout(timer);
-      },
+      () => clearTimeout(timer),
       () => clearTimeout(timer),
     );
   }
 
-  /** Tells the sink when `up` changes. */
+  /** A socket that connected but whose handshake Redis has not answered within `timeout` is dropped and tried again. */
+  private dropStalledHandshakes(): void {
+    const now = Date.now();
+    for (const [client, at] of this.connectedAt) {
+      if (client.status === 'connect' && now - at > this.options.timeout) client.stream.destroy();
+    }
+  }
+
+  /**
+   * Cuts this node off from Redis: drops both connections at once (a silent partition would never
+   * close them), so nothing Redis ordered before can still arrive, and serves this node's members
+   * alone until both connections answer again.
+   */
+  private cutOff(reason: string): void {
+    if (this.cut || this.closed) return;
+    this.lastError = reason;
+    this.cut = true;
+    this.cmdReady = false;
+    this.subReady = false;
+    this.beaten = false;
+    for (const client of [this.cmd, this.sub]) {
+      if (client.status === 'ready' || client.status === 'connect') client.stream.destroy();
+    }
+    this.sink.cut();
+    this.changed();
+  }
+
+  /** Tells the sink when `up` changes; ends a cut once both connections answer, and starts the watchdog when a connection goes. */
   private changed(): void {
+    if (this.cut && this.answering) this.cut = false;
+    this.watch();
     const up = this.up;
-    if (up === this.reported) return;
+    if (up === this.reported) {
+      // Down already, and now cut off too: the sink learns that nothing more will arrive.
+      if (!up && this.cut && !this.reportedCut && !this.closed) this.sink.state(false);
+      this.reportedCut = this.cut;
+      return;
+    }
     this.reported = up;
+    this.reportedCut = this.cut;
     if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
     if (up) this.retryLeaves();
     if (up) this.warned = false;
     else this.warnDown();
     for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
+  }
+
+  /** Cuts the node off if it is neither up nor cut off `timeout` after it stopped being up. */
+  private watch(): void {
+    if (this.up || this.cut || this.closed) {
+      if (this.watchdog !== null) clearTimeout(this.watchdog);
+      this.watchdog = null;
+      return;
+    }
+    this.watchdog ??= setTimeout(() => {
+      this.watchdog = null;
+      if (!this.up) this.cutOff('a redis connection did not come back within redisTimeout');
+    }, this.options.timeout);
+    this.watchdog.unref();
   }
 
   /** Sends again the leaves Redis did not take; queued before anything the sink does next. */
@@ -337,14 +416,21 @@ export class RedisEngine implements Engine {
     try {
       return await this.cmd.evalsha(script.sha, script.keys, ...keys, ...args);
     } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw new EngineUnavailable(err instanceof Error ? err.message : String(err));
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw this.failed(err);
     }
     // The script cache was flushed since this connection loaded it: send the script itself.
     try {
       return await this.cmd.eval(script.lua, script.keys, ...keys, ...args);
     } catch (err) {
-      throw new EngineUnavailable(err instanceof Error ? err.message : String(err));
+      throw this.failed(err);
     }
+  }
+
+  /** A command that failed; one Redis did not answer within `timeout` cuts the node off. */
+  private failed(err: unknown): EngineUnavailable {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message === COMMAND_TIMED_OUT) this.cutOff('redis did not answer a command within redisTimeout');
+    return new EngineUnavailable(message);
   }
 
   private key(name: string): string {

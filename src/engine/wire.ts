@@ -59,9 +59,9 @@ export function parseRoute(text: string): Route | null {
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const { from, to, echo } = value as Record<string, unknown>;
+  const { from, to, echo, dedup } = value as Record<string, unknown>;
   if (typeof from !== 'string' || typeof echo !== 'boolean') return null;
-  if (to === undefined) return { from, echo };
-  if (!Array.isArray(to) || !to.every((n): n is string => typeof n === 'string')) return null;
-  return { from, to, echo };
+  if (dedup !== undefined && typeof dedup !== 'string') return null;
+  if (to !== undefined && !(Array.isArray(to) && to.every((n): n is string => typeof n === 'string'))) return null;
+  return { from, echo, ...(to === undefined ? {} : { to }), ...(dedup === undefined ? {} : { dedup }) };
 }

@@ -25,6 +25,8 @@ export interface HandlerOptions {
   rateLimit: RateLimit;
   maxMessageBytes: number;
   maxRecipients: number;
+  /** Milliseconds within which every message is answered (redisTimeout), whatever the store does. */
+  answerWithin: number;
   signer: TokenSigner;
   outbox: Outbox;
   engine: Engine;
@@ -429,17 +431,27 @@ export class ProtocolHandler {
     const head = encode.messageHead(request.message, member.name, channel.id);
     const tail = encode.messageTail(Date.now());
     const re = request.id;
+    const dedup = re === undefined ? undefined : `${member.name}\0${String(re)}`;
+    if (re !== undefined && dedup !== undefined) {
+      // Delivered here already, maybe in an epoch whose ids the store has since lost: not again.
+      const known = this.options.delivery.recall(channel, dedup);
+      if (known !== undefined) return this.send(member, encode.ackEvent(re, known.seq === null ? { duplicate: true, local: true } : { seq: known.seq, duplicate: true }));
+    }
+    const sent: Route = dedup === undefined ? route : { ...route, dedup };
     if (this.engine.isolated) {
-      this.options.delivery.local(channel, head + tail, route);
+      this.options.delivery.local(channel, head + tail, sent);
       if (re !== undefined) this.send(member, encode.ackEvent(re, { local: true }));
       return;
     }
-    const dedup = re === undefined ? undefined : `${member.name}\0${String(re)}`;
-    this.engine.publish(channel.key, { head, tail, route, dedup }).then(
+    // Every answer comes within redisTimeout: the publish times out by then, and so does the wait for
+    // this node's own copy (a sender is never acked before its own copy is delivered here).
+    const deadline = Date.now() + this.options.answerWithin;
+    this.engine.publish(channel.key, { head, tail, route: sent }).then(
       (published) => {
         if (re === undefined) return;
         if (published.duplicate) return this.send(member, encode.ackEvent(re, { seq: published.seq, duplicate: true }));
-        channel.afterDelivered(published.epoch, published.seq, () => this.send(member, encode.ackEvent(re, { seq: published.seq })));
+        const ack = (): void => this.send(member, encode.ackEvent(re, { seq: published.seq }));
+        channel.afterDelivered(published.epoch, published.seq, ack, () => this.fail(member, 'unavailable', { re }), deadline - Date.now());
       },
       () => this.fail(member, 'unavailable', { re }),
     );
