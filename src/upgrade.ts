@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { ProtocolHandler } from './protocol/handler.js';
 import { validEpoch, validSince } from './protocol/decode.js';
 import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
+import { guard } from './protocol/guard.js';
 
 /** What a channel id may be, at the upgrade and in the HTTP API. */
 export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -62,12 +63,16 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
     return refuse(ctx, socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
   }
   const ip = req.socket.remoteAddress ?? 'unknown';
-  const token = ctx.jwt === null ? null : (params.get('token') ?? bearer(req.headers.authorization));
-  if (ctx.jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null, resume });
-  void ctx.jwt.verify(token, path, id).then((verified) => {
+  const jwt = ctx.jwt;
+  const token = jwt === null ? null : (params.get('token') ?? bearer(req.headers.authorization));
+  if (jwt === null || token === null) return admit(ctx, req, socket, head, { path, id, ip, identity: null, resume });
+  // A failure here costs this socket only: 500, and it is closed.
+  const verify = (): Promise<void> => jwt.verify(token, path, id).then((verified) => {
     if (!verified.ok) return refuse(ctx, socket, 'bad_token', verified.reason);
     admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity, resume });
   });
+  const failed = (): void => refuse(ctx, socket, 'internal_error', 'internal error: the server could not check the token; retry later');
+  guard(ctx.handler.log, "to verify the upgrade's token", () => ({ path, channel: id, ip }), verify, failed);
 }
 
 /** `?since=&epoch=` of a client coming back; null when absent, an error code when malformed. */

@@ -126,7 +126,7 @@ export class Delivery implements EngineSink {
 
   private startFill(channel: Channel, first: Publication): void {
     channel.filling = [first];
-    void this.fill(channel);
+    this.fill(channel).catch((err: unknown) => this.log.error({ channel: channel.key, err }, 'failed to deliver what this node missed'));
   }
 
   /**

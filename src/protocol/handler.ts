@@ -6,7 +6,7 @@ import { sameToken, type TokenSigner } from '../auth/token.js';
 import { channelKey, type Channel } from '../channels/channel.js';
 import type { Delivery } from '../channels/delivery.js';
 import { Member } from '../channels/member.js';
-import type { Engine, Recovery, Route } from '../engine/engine.js';
+import { EngineUnavailable, type Engine, type Recovery, type Route } from '../engine/engine.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -15,6 +15,7 @@ import type { Outbox } from '../transport/outbox.js';
 import { decode, validName } from './decode.js';
 import { openEnvelope } from './envelope.js';
 import * as encode from './encode.js';
+import { guard } from './guard.js';
 import type { Request, RequestId } from './messages.js';
 import type { RateLimit } from './rate.js';
 
@@ -62,7 +63,8 @@ export class ProtocolHandler {
   private readonly byWs = new WeakMap<WebSocket, Member>();
   private readonly outbox: Outbox;
   private readonly engine: Engine;
-  private readonly log: Logger;
+  /** The server's logger; the upgrade logs through it too. */
+  readonly log: Logger;
   private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly onClose: (this: WebSocket) => void;
   private readonly onPong: (this: WebSocket) => void;
@@ -165,6 +167,12 @@ export class ProtocolHandler {
     this.outbox.send(member, frame);
   }
 
+  /** Runs async work for a connection: a failure in it costs that connection (internal_error, 1011), logged once. */
+  private guard(member: Member, what: string, work: () => Promise<void>): void {
+    const context = (): Record<string, unknown> => ({ user: member.name, channel: member.channel.id, connection: member.connection });
+    guard(this.log, what, context, work, () => this.fail(member, 'internal_error'));
+  }
+
   private readonly authExpired = (member: Member): void => {
     member.authTimer = null;
     if (member.name === null && !member.admitting) this.fail(member, 'auth_timeout');
@@ -207,7 +215,7 @@ export class ProtocolHandler {
       case 'auth':
         return this.auth(member, request);
       case 'refresh':
-        return void this.refresh(member, request);
+        return this.guard(member, 'to refresh a token', () => this.refresh(member, request));
       case 'close':
         return this.close(member, NORMAL_CLOSE, 'bye');
       case 'error':
@@ -225,7 +233,7 @@ export class ProtocolHandler {
     }
     switch (request.event) {
       case 'user_list':
-        return void this.userList(member, request.id);
+        return this.guard(member, 'to list the users', () => this.userList(member, request.id));
       case 'talk_with':
         return request.to === undefined ? this.publish(member, request, false) : this.direct(member, request, request.to);
       case 'broadcast':
@@ -250,12 +258,13 @@ export class ProtocolHandler {
       return this.refuseToken(member, 'auth error,no token: this server needs a token from your application', request);
     }
     member.verifying = true;
-    void jwt.verify(request.token, member.channel.path, member.channel.id).then((verified) => {
+    const token = request.token;
+    this.guard(member, 'to verify a token', () => jwt.verify(token, member.channel.path, member.channel.id).then((verified) => {
       member.verifying = false;
       if (member.ws.readyState !== WebSocket.OPEN) return;
       if (!verified.ok) return this.refuseToken(member, verified.reason, request);
       this.admitIdentity(member, verified.identity, request);
-    });
+    }));
   }
 
   private admitIdentity(member: Member, identity: Identity, request: Of<'auth'>): void {
@@ -277,12 +286,12 @@ export class ProtocolHandler {
     if (channel.members.has(name) || channel.admitting.has(name)) return this.fail(member, 'name_taken', { re: request.id });
     member.admitting = true;
     channel.admitting.add(name);
-    void this.claim(member, name, request).finally(() => {
+    this.guard(member, 'to claim a name', () => this.claim(member, name, request).finally(() => {
       channel.admitting.delete(name);
       member.admitting = false;
       // The auth deadline passed while the name was being claimed, and the claim failed.
       if (member.name === null && member.authTimer === null && member.ws.readyState === WebSocket.OPEN) this.fail(member, 'auth_timeout');
-    });
+    }));
   }
 
   /**
@@ -298,7 +307,8 @@ export class ProtocolHandler {
     let joined: boolean;
     try {
       joined = await this.engine.join(channel.key, name, since !== null);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof EngineUnavailable)) throw err;
       // Cut off from the store: this node's own members decide, and the name is claimed again once
       // it is back. A store that is up but failed this once must not let two nodes admit one name.
       if (this.engine.up) return this.fail(member, 'unavailable', { message: 'cluster store did not answer: send auth again', re: request.id });
@@ -322,7 +332,8 @@ export class ProtocolHandler {
     let recovery: Recovery | null = null;
     try {
       recovery = await this.engine.recover(channel.key, since, epoch);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof EngineUnavailable)) throw err;
       // Where the channel stands is unknown: the reply says only what this node knows.
     }
     if (member.ws.readyState !== WebSocket.OPEN) return;
@@ -343,7 +354,8 @@ export class ProtocolHandler {
     let names: string[];
     try {
       names = await this.engine.members(member.channel.key);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof EngineUnavailable)) throw err;
       names = [...member.channel.members.keys()];
     }
     this.send(member, encode.userListEvent(names, re));
@@ -400,7 +412,7 @@ export class ProtocolHandler {
     }
     const unique = [...new Set(names)];
     if (unique.every((name) => member.channel.members.has(name))) return this.post(member, request, { from: member.name, to: unique, echo: false });
-    void this.directAcross(member, request, unique);
+    this.guard(member, 'to look up the recipients', () => this.directAcross(member, request, unique));
   }
 
   /** A direct message naming members this node does not hold: asks who is in the channel on every node. */
@@ -408,7 +420,8 @@ export class ProtocolHandler {
     let present: Set<string>;
     try {
       present = new Set(await this.engine.members(member.channel.key));
-    } catch {
+    } catch (err) {
+      if (!(err instanceof EngineUnavailable)) throw err;
       present = new Set(member.channel.members.keys());
     }
     const to: string[] = [];
@@ -446,7 +459,7 @@ export class ProtocolHandler {
     // Every answer comes within redisTimeout: the publish times out by then, and so does the wait for
     // this node's own copy (a sender is never acked before its own copy is delivered here).
     const deadline = Date.now() + this.options.answerWithin;
-    this.engine.publish(channel.key, { head, tail, route: sent }).then(
+    this.guard(member, 'to publish a message', () => this.engine.publish(channel.key, { head, tail, route: sent }).then(
       (published) => {
         if (re === undefined) return;
         if (published.duplicate) return this.send(member, encode.ackEvent(re, { seq: published.seq, duplicate: true }));
@@ -454,7 +467,7 @@ export class ProtocolHandler {
         channel.afterDelivered(published.epoch, published.seq, ack, () => this.fail(member, 'unavailable', { re }), deadline - Date.now());
       },
       () => this.fail(member, 'unavailable', { re }),
-    );
+    ));
   }
 
   private closed(member: Member): void {
@@ -474,7 +487,8 @@ export class ProtocolHandler {
       channel.members.delete(member.name);
       channel.lastActivity = Date.now();
       member.held = null;
-      void this.engine.leave(channel.key, member.name);
+      const name = member.name;
+      this.guard(member, 'to leave the channel', () => this.engine.leave(channel.key, name));
       this.options.onMembership(channel, member.name, 'removed');
     }
   }
