@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, type Config } from './config.js';
+import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, readSettings, type Config } from './config.js';
 import { mintToken } from './auth/jwt.js';
 import { runTerminal } from './client/terminal.js';
 import { ConfigError } from './errors.js';
@@ -107,13 +107,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     const layers = [loadConfigFile(DEFAULT_CONFIG)];
     if (typeof flags.config === 'string') layers.push(loadConfigFile(flags.config));
     layers.push(fromEnv(env));
-    const fromFlags: Record<string, unknown> = {};
-    for (const setting of SETTINGS) {
-      if (setting.flag === undefined) continue;
-      const value = flags[camel(setting.flag)];
-      if (value !== undefined) fromFlags[setting.key] = setting.parse(value, `--${setting.flag}`);
-    }
-    layers.push(fromFlags as Partial<Config>);
+    layers.push(readSettings((s) => (s.flag === undefined ? undefined : flags[camel(s.flag)]), (s) => `--${s.flag}`));
     return mergeConfig(...layers);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);

@@ -23,139 +23,20 @@ export interface Webhook {
   events: WebhookEvent[];
 }
 
-/** Every setting of a room server. config/default.json holds the same defaults as DEFAULTS. */
-export interface Config {
-  /** TCP port to listen on; 0 picks a free one. */
-  port: number;
-  /** Address to listen on. */
-  host: string;
-  /** URL paths under which channels live, each as `PATH?id=<channel>`. */
-  paths: string[];
-  /** pino log level. */
-  logLevel: LogLevel;
-  /** Secret for connection tokens; null picks a random one per process. */
-  secret: string | null;
-  /** `open`: clients pick their names; `token`: names come only from JWTs signed with jwtSecret. */
-  authMode: AuthMode;
-  /** The HS256 secret shared with the application that mints tokens; required in token mode. */
-  jwtSecret: string | null;
-  /** Milliseconds a new connection has to send a valid `auth`. */
-  authTimeout: number;
-  /** Milliseconds between pings; a member that missed the previous ping is terminated. */
-  heartbeatInterval: number;
-  /** node-cron schedule of the job that reaps empty channels. */
-  reapSchedule: string;
-  /** Largest frame or message accepted, in bytes; larger ones close the connection with 1009. */
-  maxPayload: number;
-  /** Milliseconds that members get to answer the 1001 close on shutdown before being cut. */
-  shutdownTimeout: number;
-  /** Milliseconds a client has to send the complete upgrade request; a slower one is dropped. */
-  handshakeTimeout: number;
-  /** Frames a connection may send per second on average (token bucket); 0 turns the limit off. */
-  messageRate: number;
-  /** Frames a connection may send at once before the rate applies. */
-  messageBurst: number;
-  /** Largest frame handled; a larger one (up to maxPayload) gets `message_too_long`. */
-  maxMessageBytes: number;
-  /** Most names one `talk_with` may address. */
-  maxRecipients: number;
-  /** Open connections allowed from one IP address. */
-  maxConnectionsPerIp: number;
-  /** Open connections allowed in one channel. */
-  maxMembersPerChannel: number;
-  /** Channels allowed to exist at once. */
-  maxChannels: number;
-  /** Open connections allowed on the server. */
-  maxConnections: number;
-  /** Origins allowed to connect (`*` matches a host name part); empty allows any. */
-  allowedOrigins: string[];
-  /** Whether an upgrade without an Origin header is refused. */
-  requireOrigin: boolean;
-  /** Bytes a member may have waiting to be sent before it is closed as too slow. */
-  maxBufferedBytes: number;
-  /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
-  redis: string | null;
-  /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
-  redisPrefix: string;
-  /** Messages kept per channel for clients that resume. */
-  historySize: number;
-  /** Milliseconds a channel's history (and the message ids seen in it) outlive its last message. */
-  historyTtl: number;
-  /** Milliseconds after which the members of a node that stopped answering are removed. */
-  presenceTtl: number;
-  /** Milliseconds Redis has to answer a command or a probe before this node counts as cut off from it. */
-  redisTimeout: number;
-  /** Keys of the HTTP API under /api; none turns the API off (every request gets 401). */
-  apiKeys: ApiKey[];
-  /** Largest HTTP API request body, in bytes; a larger one gets 413. */
-  apiMaxBodyBytes: number;
-  /** Endpoints that receive webhook events. */
-  webhooks: Webhook[];
-  /** Key of the HMAC-SHA256 signature on every webhook request; required when webhooks are set. */
-  webhookSecret: string | null;
-  /** Milliseconds events wait to be sent together in one webhook request. */
-  webhookBatchWait: number;
-  /** Webhook events held per endpoint while it is slow or failing; past it new events are dropped. */
-  webhookQueueSize: number;
-  /** Times a failed webhook request is retried, with exponential backoff, before its events are dropped. */
-  webhookRetries: number;
-  /** Milliseconds a webhook endpoint has to answer one request. */
-  webhookTimeout: number;
-}
-
-export const DEFAULTS: Readonly<Config> = Object.freeze({
-  port: 3000,
-  host: '127.0.0.1',
-  paths: ['/channel'],
-  logLevel: 'info',
-  secret: null,
-  authMode: 'open',
-  jwtSecret: null,
-  authTimeout: 10_000,
-  heartbeatInterval: 30_000,
-  reapSchedule: '*/5 * * * *',
-  maxPayload: 65_536,
-  shutdownTimeout: 3_000,
-  maxBufferedBytes: 1_048_576,
-  handshakeTimeout: 10_000,
-  messageRate: 20,
-  messageBurst: 40,
-  maxMessageBytes: 16_384,
-  maxRecipients: 100,
-  maxConnectionsPerIp: 100,
-  maxMembersPerChannel: 10_000,
-  maxChannels: 100_000,
-  maxConnections: 50_000,
-  allowedOrigins: [],
-  requireOrigin: false,
-  redis: null,
-  redisPrefix: 'rooms',
-  historySize: 1_000,
-  historyTtl: 600_000,
-  presenceTtl: 5_000,
-  redisTimeout: 2_000,
-  apiKeys: [],
-  apiMaxBodyBytes: 65_536,
-  webhooks: [],
-  webhookSecret: null,
-  webhookBatchWait: 250,
-  webhookQueueSize: 10_000,
-  webhookRetries: 5,
-  webhookTimeout: 5_000,
-});
-
 type Parse<T> = (value: unknown, where: string) => T;
 
-/** One row of the settings table: shared by the config file, the environment, the CLI and the docs. */
-export interface Setting<K extends keyof Config = keyof Config> {
-  key: K;
+/** One setting as the config file, the environment, the CLI and `--help` know it. */
+interface Row<T> {
+  /** The value when no layer sets it; config/default.json holds the same. */
+  default: NoInfer<T>;
   env: string;
   /** Long flag without its dashes; absent for settings that must not appear in `ps` output. */
   flag?: string;
   /** Placeholder shown in `--help`. */
   arg: string;
   describe: string;
-  parse: Parse<Config[K]>;
+  /** Validates a value from any layer; its return type is the setting's type in `Config`. */
+  parse: Parse<T>;
 }
 
 function fail(where: string, accepts: string, value: unknown): never {
@@ -253,7 +134,7 @@ const prefix: Parse<string> = (value, where) => {
   return value;
 };
 
-const flag: Parse<boolean> = (value, where) => {
+const bool: Parse<boolean> = (value, where) => {
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === 'false') return value === 'true';
   return fail(where, 'true or false', value);
@@ -322,53 +203,122 @@ const webhooks: Parse<Webhook[]> = (value, where) => {
   });
 };
 
-function row<K extends keyof Config>(setting: Setting<K>): Setting {
-  return setting as unknown as Setting;
+/** A row whose default is checked against what its parser returns. */
+function row<T>(setting: Row<T>): Row<T> {
+  return setting;
 }
 
-/** The settings table, in the order `--help` and docs/configuration.md list them. */
-export const SETTINGS: readonly Setting[] = [
-  row({ key: 'port', env: 'ROOMS_PORT', flag: 'port', arg: '<port>', describe: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65_535) }),
-  row({ key: 'host', env: 'ROOMS_HOST', flag: 'host', arg: '<host>', describe: 'address to listen on', parse: host }),
-  row({ key: 'paths', env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
-  row({ key: 'logLevel', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: logLevel }),
-  row({ key: 'secret', env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secret }),
-  row({ key: 'authMode', env: 'ROOMS_AUTH_MODE', flag: 'auth-mode', arg: '<mode>', describe: 'open (clients pick names) or token (names come from JWTs)', parse: authMode }),
-  row({ key: 'jwtSecret', env: 'ROOMS_JWT_SECRET', arg: '<secret>', describe: 'HS256 secret shared with the app that mints tokens', parse: jwtSecret }),
-  row({ key: 'authTimeout', env: 'ROOMS_AUTH_TIMEOUT', flag: 'auth-timeout', arg: '<ms>', describe: 'milliseconds a new connection has to send auth', parse: integer(1, 3_600_000) }),
-  row({ key: 'heartbeatInterval', env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
-  row({ key: 'reapSchedule', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
-  row({ key: 'maxPayload', env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
-  row({ key: 'handshakeTimeout', env: 'ROOMS_HANDSHAKE_TIMEOUT', flag: 'handshake-timeout', arg: '<ms>', describe: 'milliseconds a client has to send its complete upgrade request', parse: integer(100, 600_000) }),
-  row({ key: 'messageRate', env: 'ROOMS_MESSAGE_RATE', flag: 'message-rate', arg: '<n>', describe: 'frames per second a connection may send on average; 0 for no limit', parse: integer(0, 1_000_000) }),
-  row({ key: 'messageBurst', env: 'ROOMS_MESSAGE_BURST', flag: 'message-burst', arg: '<n>', describe: 'frames a connection may send at once before the rate applies', parse: integer(1, 1_000_000) }),
-  row({ key: 'maxMessageBytes', env: 'ROOMS_MAX_MESSAGE_BYTES', flag: 'max-message-bytes', arg: '<bytes>', describe: 'largest frame handled; larger ones get message_too_long', parse: integer(64, 104_857_600) }),
-  row({ key: 'maxRecipients', env: 'ROOMS_MAX_RECIPIENTS', flag: 'max-recipients', arg: '<n>', describe: 'most names one talk_with may address', parse: integer(1, 100_000) }),
-  row({ key: 'maxConnectionsPerIp', env: 'ROOMS_MAX_CONNECTIONS_PER_IP', flag: 'max-connections-per-ip', arg: '<n>', describe: 'open connections allowed from one IP address (429 past it)', parse: integer(1, 10_000_000) }),
-  row({ key: 'maxMembersPerChannel', env: 'ROOMS_MAX_MEMBERS_PER_CHANNEL', flag: 'max-members-per-channel', arg: '<n>', describe: 'open connections allowed in one channel (503 past it)', parse: integer(1, 10_000_000) }),
-  row({ key: 'maxChannels', env: 'ROOMS_MAX_CHANNELS', flag: 'max-channels', arg: '<n>', describe: 'channels allowed at once (503 past it)', parse: integer(1, 100_000_000) }),
-  row({ key: 'maxConnections', env: 'ROOMS_MAX_CONNECTIONS', flag: 'max-connections', arg: '<n>', describe: 'open connections allowed on the server (503 past it)', parse: integer(1, 100_000_000) }),
-  row({ key: 'allowedOrigins', env: 'ROOMS_ALLOWED_ORIGINS', flag: 'allowed-origin', arg: '<origin>', describe: 'origin allowed to connect, * for a host name part; repeat for several; none allows any', parse: origins }),
-  row({ key: 'requireOrigin', env: 'ROOMS_REQUIRE_ORIGIN', flag: 'require-origin', arg: '<bool>', describe: 'refuse upgrades without an Origin header', parse: flag }),
-  row({ key: 'maxBufferedBytes', env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
-  row({ key: 'redis', env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT); none keeps everything in this process', parse: redisUrl }),
-  row({ key: 'redisPrefix', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
-  row({ key: 'historySize', env: 'ROOMS_HISTORY_SIZE', flag: 'history-size', arg: '<n>', describe: 'messages kept per channel for clients that resume', parse: integer(0, 1_000_000) }),
-  row({ key: 'historyTtl', env: 'ROOMS_HISTORY_TTL', flag: 'history-ttl', arg: '<ms>', describe: 'milliseconds a channel keeps its history after its last message', parse: integer(1_000, 604_800_000) }),
-  row({ key: 'redisTimeout', env: 'ROOMS_REDIS_TIMEOUT', flag: 'redis-timeout', arg: '<ms>', describe: 'milliseconds Redis has to answer before this node serves its own members only', parse: integer(100, 8_000) }),
-  row({ key: 'presenceTtl', env: 'ROOMS_PRESENCE_TTL', flag: 'presence-ttl', arg: '<ms>', describe: 'milliseconds before the members of a silent node are removed', parse: integer(500, 600_000) }),
-  row({ key: 'apiKeys', env: 'ROOMS_API_KEYS', arg: '<json>', describe: 'keys of the HTTP API: [{"name":"backend","key":"at least 16 characters"}]', parse: apiKeys }),
-  row({ key: 'apiMaxBodyBytes', env: 'ROOMS_API_MAX_BODY_BYTES', flag: 'api-max-body-bytes', arg: '<bytes>', describe: 'largest HTTP API request body (413 past it)', parse: integer(64, 104_857_600) }),
-  row({ key: 'webhooks', env: 'ROOMS_WEBHOOKS', arg: '<json>', describe: 'webhook endpoints: [{"url":"https://...","events":["member_added"]}]', parse: webhooks }),
-  row({ key: 'webhookSecret', env: 'ROOMS_WEBHOOK_SECRET', arg: '<secret>', describe: 'key of the HMAC-SHA256 signature of webhook requests', parse: secret }),
-  row({ key: 'webhookBatchWait', env: 'ROOMS_WEBHOOK_BATCH_WAIT', flag: 'webhook-batch-wait', arg: '<ms>', describe: 'milliseconds webhook events wait to be sent together', parse: integer(0, 60_000) }),
-  row({ key: 'webhookQueueSize', env: 'ROOMS_WEBHOOK_QUEUE_SIZE', flag: 'webhook-queue-size', arg: '<n>', describe: 'webhook events held per endpoint; past it new ones are dropped', parse: integer(1, 10_000_000) }),
-  row({ key: 'webhookRetries', env: 'ROOMS_WEBHOOK_RETRIES', flag: 'webhook-retries', arg: '<n>', describe: 'retries of a failed webhook request before its events are dropped', parse: integer(0, 100) }),
-  row({ key: 'webhookTimeout', env: 'ROOMS_WEBHOOK_TIMEOUT', flag: 'webhook-timeout', arg: '<ms>', describe: 'milliseconds a webhook endpoint has to answer', parse: integer(100, 600_000) }),
-  row({ key: 'shutdownTimeout', env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
-];
+/**
+ * The settings table, in the order `--help` and the "known settings" of an error list them. A
+ * row's doc comment is the doc of its `Config` field.
+ */
+const ROWS = {
+  /** TCP port to listen on; 0 picks a free one. */
+  port: row({ default: 3000, env: 'ROOMS_PORT', flag: 'port', arg: '<port>', describe: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65_535) }),
+  /** Address to listen on. */
+  host: row({ default: '127.0.0.1', env: 'ROOMS_HOST', flag: 'host', arg: '<host>', describe: 'address to listen on', parse: host }),
+  /** URL paths under which channels live, each as `PATH?id=<channel>`. */
+  paths: row({ default: ['/channel'], env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
+  /** pino log level. */
+  logLevel: row({ default: 'info', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: logLevel }),
+  /** Secret for connection tokens; null picks a random one per process. */
+  secret: row({ default: null, env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secret }),
+  /** `open`: clients pick their names; `token`: names come only from JWTs signed with jwtSecret. */
+  authMode: row({ default: 'open', env: 'ROOMS_AUTH_MODE', flag: 'auth-mode', arg: '<mode>', describe: 'open (clients pick names) or token (names come from JWTs)', parse: authMode }),
+  /** The HS256 secret shared with the application that mints tokens; required in token mode. */
+  jwtSecret: row({ default: null, env: 'ROOMS_JWT_SECRET', arg: '<secret>', describe: 'HS256 secret shared with the app that mints tokens', parse: jwtSecret }),
+  /** Milliseconds a new connection has to send a valid `auth`. */
+  authTimeout: row({ default: 10_000, env: 'ROOMS_AUTH_TIMEOUT', flag: 'auth-timeout', arg: '<ms>', describe: 'milliseconds a new connection has to send auth', parse: integer(1, 3_600_000) }),
+  /** Milliseconds between pings; a member that missed the previous ping is terminated. */
+  heartbeatInterval: row({ default: 30_000, env: 'ROOMS_HEARTBEAT_INTERVAL', flag: 'heartbeat-interval', arg: '<ms>', describe: 'milliseconds between pings; a member that misses one is dropped', parse: integer(1, 3_600_000) }),
+  /** node-cron schedule of the job that reaps empty channels. */
+  reapSchedule: row({ default: '*/5 * * * *', env: 'ROOMS_REAP_SCHEDULE', flag: 'reap-schedule', arg: '<cron>', describe: 'cron schedule of the job that removes empty channels', parse: schedule }),
+  /** Largest frame or message accepted, in bytes; larger ones close the connection with 1009. */
+  maxPayload: row({ default: 65_536, env: 'ROOMS_MAX_PAYLOAD', flag: 'max-payload', arg: '<bytes>', describe: 'largest message accepted, in bytes', parse: integer(1, 104_857_600) }),
+  /** Milliseconds a client has to send the complete upgrade request; a slower one is dropped. */
+  handshakeTimeout: row({ default: 10_000, env: 'ROOMS_HANDSHAKE_TIMEOUT', flag: 'handshake-timeout', arg: '<ms>', describe: 'milliseconds a client has to send its complete upgrade request', parse: integer(100, 600_000) }),
+  /** Frames a connection may send per second on average (token bucket); 0 turns the limit off. */
+  messageRate: row({ default: 20, env: 'ROOMS_MESSAGE_RATE', flag: 'message-rate', arg: '<n>', describe: 'frames per second a connection may send on average; 0 for no limit', parse: integer(0, 1_000_000) }),
+  /** Frames a connection may send at once before the rate applies. */
+  messageBurst: row({ default: 40, env: 'ROOMS_MESSAGE_BURST', flag: 'message-burst', arg: '<n>', describe: 'frames a connection may send at once before the rate applies', parse: integer(1, 1_000_000) }),
+  /** Largest frame handled; a larger one (up to maxPayload) gets `message_too_long`. */
+  maxMessageBytes: row({ default: 16_384, env: 'ROOMS_MAX_MESSAGE_BYTES', flag: 'max-message-bytes', arg: '<bytes>', describe: 'largest frame handled; larger ones get message_too_long', parse: integer(64, 104_857_600) }),
+  /** Most names one `talk_with` may address. */
+  maxRecipients: row({ default: 100, env: 'ROOMS_MAX_RECIPIENTS', flag: 'max-recipients', arg: '<n>', describe: 'most names one talk_with may address', parse: integer(1, 100_000) }),
+  /** Open connections allowed from one IP address. */
+  maxConnectionsPerIp: row({ default: 100, env: 'ROOMS_MAX_CONNECTIONS_PER_IP', flag: 'max-connections-per-ip', arg: '<n>', describe: 'open connections allowed from one IP address (429 past it)', parse: integer(1, 10_000_000) }),
+  /** Open connections allowed in one channel. */
+  maxMembersPerChannel: row({ default: 10_000, env: 'ROOMS_MAX_MEMBERS_PER_CHANNEL', flag: 'max-members-per-channel', arg: '<n>', describe: 'open connections allowed in one channel (503 past it)', parse: integer(1, 10_000_000) }),
+  /** Channels allowed to exist at once. */
+  maxChannels: row({ default: 100_000, env: 'ROOMS_MAX_CHANNELS', flag: 'max-channels', arg: '<n>', describe: 'channels allowed at once (503 past it)', parse: integer(1, 100_000_000) }),
+  /** Open connections allowed on the server. */
+  maxConnections: row({ default: 50_000, env: 'ROOMS_MAX_CONNECTIONS', flag: 'max-connections', arg: '<n>', describe: 'open connections allowed on the server (503 past it)', parse: integer(1, 100_000_000) }),
+  /** Origins allowed to connect (`*` matches a host name part); empty allows any. */
+  allowedOrigins: row({ default: [], env: 'ROOMS_ALLOWED_ORIGINS', flag: 'allowed-origin', arg: '<origin>', describe: 'origin allowed to connect, * for a host name part; repeat for several; none allows any', parse: origins }),
+  /** Whether an upgrade without an Origin header is refused. */
+  requireOrigin: row({ default: false, env: 'ROOMS_REQUIRE_ORIGIN', flag: 'require-origin', arg: '<bool>', describe: 'refuse upgrades without an Origin header', parse: bool }),
+  /** Bytes a member may have waiting to be sent before it is closed as too slow. */
+  maxBufferedBytes: row({ default: 1_048_576, env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
+  /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
+  redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT); none keeps everything in this process', parse: redisUrl }),
+  /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
+  redisPrefix: row({ default: 'rooms', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
+  /** Messages kept per channel for clients that resume. */
+  historySize: row({ default: 1_000, env: 'ROOMS_HISTORY_SIZE', flag: 'history-size', arg: '<n>', describe: 'messages kept per channel for clients that resume', parse: integer(0, 1_000_000) }),
+  /** Milliseconds a channel's history (and the message ids seen in it) outlive its last message. */
+  historyTtl: row({ default: 600_000, env: 'ROOMS_HISTORY_TTL', flag: 'history-ttl', arg: '<ms>', describe: 'milliseconds a channel keeps its history after its last message', parse: integer(1_000, 604_800_000) }),
+  /** Milliseconds Redis has to answer a command or a probe before this node counts as cut off from it. */
+  redisTimeout: row({ default: 2_000, env: 'ROOMS_REDIS_TIMEOUT', flag: 'redis-timeout', arg: '<ms>', describe: 'milliseconds Redis has to answer before this node serves its own members only', parse: integer(100, 8_000) }),
+  /** Milliseconds after which the members of a node that stopped answering are removed. */
+  presenceTtl: row({ default: 5_000, env: 'ROOMS_PRESENCE_TTL', flag: 'presence-ttl', arg: '<ms>', describe: 'milliseconds before the members of a silent node are removed', parse: integer(500, 600_000) }),
+  /** Keys of the HTTP API under /api; none turns the API off (every request gets 401). */
+  apiKeys: row({ default: [], env: 'ROOMS_API_KEYS', arg: '<json>', describe: 'keys of the HTTP API: [{"name":"backend","key":"at least 16 characters"}]', parse: apiKeys }),
+  /** Largest HTTP API request body, in bytes; a larger one gets 413. */
+  apiMaxBodyBytes: row({ default: 65_536, env: 'ROOMS_API_MAX_BODY_BYTES', flag: 'api-max-body-bytes', arg: '<bytes>', describe: 'largest HTTP API request body (413 past it)', parse: integer(64, 104_857_600) }),
+  /** Endpoints that receive webhook events. */
+  webhooks: row({ default: [], env: 'ROOMS_WEBHOOKS', arg: '<json>', describe: 'webhook endpoints: [{"url":"https://...","events":["member_added"]}]', parse: webhooks }),
+  /** Key of the HMAC-SHA256 signature on every webhook request; required when webhooks are set. */
+  webhookSecret: row({ default: null, env: 'ROOMS_WEBHOOK_SECRET', arg: '<secret>', describe: 'key of the HMAC-SHA256 signature of webhook requests', parse: secret }),
+  /** Milliseconds events wait to be sent together in one webhook request. */
+  webhookBatchWait: row({ default: 250, env: 'ROOMS_WEBHOOK_BATCH_WAIT', flag: 'webhook-batch-wait', arg: '<ms>', describe: 'milliseconds webhook events wait to be sent together', parse: integer(0, 60_000) }),
+  /** Webhook events held per endpoint while it is slow or failing; past it new events are dropped. */
+  webhookQueueSize: row({ default: 10_000, env: 'ROOMS_WEBHOOK_QUEUE_SIZE', flag: 'webhook-queue-size', arg: '<n>', describe: 'webhook events held per endpoint; past it new ones are dropped', parse: integer(1, 10_000_000) }),
+  /** Times a failed webhook request is retried, with exponential backoff, before its events are dropped. */
+  webhookRetries: row({ default: 5, env: 'ROOMS_WEBHOOK_RETRIES', flag: 'webhook-retries', arg: '<n>', describe: 'retries of a failed webhook request before its events are dropped', parse: integer(0, 100) }),
+  /** Milliseconds a webhook endpoint has to answer one request. */
+  webhookTimeout: row({ default: 5_000, env: 'ROOMS_WEBHOOK_TIMEOUT', flag: 'webhook-timeout', arg: '<ms>', describe: 'milliseconds a webhook endpoint has to answer', parse: integer(100, 600_000) }),
+  /** Milliseconds that members get to answer the 1001 close on shutdown before being cut. */
+  shutdownTimeout: row({ default: 3_000, env: 'ROOMS_SHUTDOWN_TIMEOUT', flag: 'shutdown-timeout', arg: '<ms>', describe: 'milliseconds members get to close on shutdown', parse: integer(0, 60_000) }),
+};
 
-const BY_KEY = new Map<string, Setting>(SETTINGS.map((s) => [s.key, s]));
+/** Every setting of a room server, typed by what its row's parser returns. */
+export type Config = { [K in keyof typeof ROWS]: ReturnType<(typeof ROWS)[K]['parse']> };
+
+/** The table seen through `Config`, so that indexing it with a generic key keeps the key's type. */
+const TABLE: { readonly [K in keyof Config]: Row<Config[K]> } = ROWS;
+
+/** A row with its key; `Setting` alone is any of them, narrowed by comparing `key`. */
+export type Setting<K extends keyof Config = keyof Config> = { [P in K]: Row<Config[P]> & { key: P } }[K];
+
+function isKey(key: string): key is keyof Config {
+  return Object.hasOwn(TABLE, key);
+}
+
+function withKey<K extends keyof Config>(key: K): Setting<K> {
+  return { key, ...TABLE[key] };
+}
+
+export const SETTINGS: readonly Setting[] = Object.keys(TABLE).filter(isKey).map(withKey);
+
+/** Every default; config/default.json is this, written by JSON.stringify(DEFAULTS, null, 2). */
+export const DEFAULTS: Readonly<Config> = Object.freeze(
+  // fromEntries loses the pairing of keys and values; each entry is a row's key and its default.
+  Object.fromEntries(SETTINGS.map((s) => [s.key, s.default])) as Config,
+);
+
+function parseInto<K extends keyof Config>(out: Partial<Config>, key: K, value: unknown, where: string): void {
+  out[key] = TABLE[key].parse(value, where);
+}
 
 /**
  * Validates a partial config (from the API or a config file) and returns the typed values.
@@ -378,25 +328,32 @@ export function parsePartial(input: unknown, source: string): Partial<Config> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError(source, `${source} must be a JSON object of settings`);
   }
-  const out: Record<string, unknown> = {};
+  const out: Partial<Config> = {};
   for (const [key, value] of Object.entries(input)) {
-    const setting = BY_KEY.get(key);
-    if (setting === undefined) {
-      throw new ConfigError(key, `${source}: unknown setting "${key}"; known settings: ${[...BY_KEY.keys()].join(', ')}`);
+    if (!isKey(key)) {
+      throw new ConfigError(key, `${source}: unknown setting "${key}"; known settings: ${SETTINGS.map((s) => s.key).join(', ')}`);
     }
-    if (value !== undefined) out[key] = setting.parse(value, `${source}: ${key}`);
+    if (value !== undefined) parseInto(out, key, value, `${source}: ${key}`);
   }
-  return out as Partial<Config>;
+  return out;
+}
+
+/**
+ * Reads the settings of a source of raw values, such as the environment or the flags: `read` gives
+ * a setting's value (undefined when the source lacks it), `name` how an error names the setting.
+ */
+export function readSettings(read: (setting: Setting) => unknown, name: (setting: Setting) => string): Partial<Config> {
+  const out: Partial<Config> = {};
+  for (const setting of SETTINGS) {
+    const value = read(setting);
+    if (value !== undefined) parseInto(out, setting.key, value, name(setting));
+  }
+  return out;
 }
 
 /** Reads the settings given as ROOMS_* environment variables. */
 export function fromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
-  const out: Record<string, unknown> = {};
-  for (const setting of SETTINGS) {
-    const raw = env[setting.env];
-    if (raw !== undefined) out[setting.key] = setting.parse(raw, setting.env);
-  }
-  return out as Partial<Config>;
+  return readSettings((s) => env[s.env], (s) => s.env);
 }
 
 /** Reads and validates a JSON config file. */
@@ -419,7 +376,7 @@ export function loadConfigFile(file: string): Partial<Config> {
 
 /** Merges layers over DEFAULTS, later layers winning, and checks the settings that go together. */
 export function mergeConfig(...layers: Partial<Config>[]): Config {
-  const merged: Config = { ...DEFAULTS, paths: [...DEFAULTS.paths], allowedOrigins: [...DEFAULTS.allowedOrigins], apiKeys: [], webhooks: [] };
+  const merged: Config = structuredClone(DEFAULTS);
   for (const layer of layers) Object.assign(merged, layer);
   if (merged.authMode === 'token' && merged.jwtSecret === null) {
     throw new ConfigError('jwtSecret', 'authMode token needs jwtSecret: set ROOMS_JWT_SECRET or jwtSecret in a config file');
