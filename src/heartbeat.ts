@@ -1,4 +1,8 @@
-import type { Member } from './channels/member.js';
+/** What the heartbeat pings: a WebSocket, and whether it answered the last ping. */
+export interface Pingable {
+  alive: boolean;
+  readonly ws: { ping(): void; terminate(): void };
+}
 
 /**
  * Pings every connection each interval; a connection that has not answered the previous ping is
@@ -10,7 +14,7 @@ export class Heartbeat {
 
   constructor(
     private readonly interval: number,
-    private readonly members: Set<Member>,
+    private readonly members: Iterable<Pingable>,
   ) {}
 
   start(): void {

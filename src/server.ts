@@ -8,6 +8,11 @@ import { TokenSigner } from './auth/token.js';
 import type { Channel } from './channels/channel.js';
 import { Reaper } from './channels/reaper.js';
 import { Delivery } from './channels/delivery.js';
+import { Presence } from './channels/presence.js';
+import { Publisher } from './channels/publisher.js';
+import type { Connection } from './connections/connection.js';
+import { Hub } from './connections/hub.js';
+import { Replies } from './connections/replies.js';
 import { ChannelRegistry } from './channels/registry.js';
 import type { Engine } from './engine/engine.js';
 import { MemoryEngine } from './engine/memory.js';
@@ -18,7 +23,7 @@ import { Heartbeat } from './heartbeat.js';
 import { handleRequest } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { ProtocolHandler } from './protocol/handler.js';
+import { Session } from './protocol/session.js';
 import { RateLimit } from './protocol/rate.js';
 import { Outbox } from './transport/outbox.js';
 import { originMatcher, routeUpgrade } from './upgrade.js';
@@ -55,11 +60,11 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   readonly metrics: Metrics;
   private readonly http: Server;
   private readonly webhooks: Webhooks | null;
-  private readonly handler: ProtocolHandler;
+  /** Every open connection of this server. */
+  private readonly hub = new Hub();
+  private readonly replies: Replies;
   private readonly delivery: Delivery;
-  /** Resyncs queued or under way, and the last of them. */
-  private resyncs = 0;
-  private resyncing: Promise<void> = Promise.resolve();
+  private readonly presence: Presence;
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
   private readonly started = Date.now();
@@ -92,43 +97,50 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       metrics: this.metrics,
     });
     const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
-    const outbox = new Outbox(this.config.maxBufferedBytes, (member) => this.handler.slow(member));
-    this.delivery = new Delivery(this.registry, outbox, this.log, this.metrics, {
+    this.engine = this.createEngine();
+    const outbox = new Outbox<Connection>(this.config.maxBufferedBytes, (connection) => replies.slow(connection));
+    const replies = new Replies(outbox, this.metrics, this.log);
+    this.delivery = new Delivery(this.registry, this.engine, outbox, this.log, this.metrics, {
       idLimit: this.config.historySize,
       idTtl: this.config.historyTtl,
       onState: (up) => {
         this.metrics.engineState(this.engine.kind, up);
-        if (up) this.queueResync();
+        if (up) this.presence.resync();
         // Cut off: what Redis ordered and this node has not delivered will not come until it is back.
         else if (this.engine.isolated) for (const channel of this.registry.values()) channel.abandon();
       },
-      onMissed: (member) => this.handler.fail(member, 'missed_messages'),
+      onMissed: (connection) => replies.fail(connection, 'missed_messages'),
     });
-    this.engine = this.createEngine();
-    this.delivery.engine = this.engine;
-    this.handler = new ProtocolHandler({
+    this.presence = new Presence({
+      engine: this.engine,
+      delivery: this.delivery,
+      registry: this.registry,
+      replies,
+      signer: new TokenSigner(this.config.secret),
+      metrics: this.metrics,
+      onMembership: (channel, user, change) => this.membership(channel, user, change),
+    });
+    const publisher = new Publisher({ maxRecipients: this.config.maxRecipients, answerWithin: this.config.redisTimeout, engine: this.engine, delivery: this.delivery, replies });
+    const session = new Session({
       authTimeout: this.config.authTimeout,
       jwt,
       rateLimit: new RateLimit(this.config.messageRate, this.config.messageBurst),
       maxMessageBytes: this.config.maxMessageBytes,
-      maxRecipients: this.config.maxRecipients,
-      answerWithin: this.config.redisTimeout,
-      signer: new TokenSigner(this.config.secret),
-      outbox,
-      engine: this.engine,
-      delivery: this.delivery,
-      log: this.log,
+      hub: this.hub,
+      replies,
+      presence: this.presence,
+      publisher,
       metrics: this.metrics,
-      onMembership: (channel, user, change) => this.membership(channel, user, change),
     });
-    this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.handler.members);
+    this.replies = replies;
+    this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.hub);
     this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => {
       this.metrics.reaped(removed);
       this.emit('reap', removed);
     });
     const accepting = (): boolean => this.state === 'running';
     const paths = this.config.paths;
-    const upgrade = { config: this.config, registry: this.registry, handler: this.handler, jwt, accepting, origins: originMatcher(this.config.allowedOrigins), metrics: this.metrics };
+    const upgrade = { config: this.config, registry: this.registry, hub: this.hub, session, log: this.log, jwt, accepting, origins: originMatcher(this.config.allowedOrigins), metrics: this.metrics };
     // A client that dribbles its request is cut after handshakeTimeout; Node checks for such
     // connections on an interval, so the interval is a fraction of the timeout.
     const handshake = this.config.handshakeTimeout;
@@ -138,8 +150,8 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(handshake / 4))),
       maxHeaderSize: MAX_HEADER_BYTES,
     };
-    const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, handler: this.handler, metrics: this.metrics };
-    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.resyncs === 0, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
+    const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, publisher, replies, metrics: this.metrics };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
     this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),
@@ -148,7 +160,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
 
   /** Open connections across all channels, named or not. */
   get connections(): number {
-    return this.handler.members.size;
+    return this.hub.size;
   }
 
   /** Named members per channel path, for the rooms_members gauge. */
@@ -179,7 +191,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   async listen(): Promise<AddressInfo> {
     if (this.state !== 'new') throw new Error(`cannot listen: server is ${this.state}`);
     this.state = 'running';
-    await this.engine.start();
+    await this.engine.start(this.delivery);
     this.metrics.engineState(this.engine.kind, this.engine.up);
     if (this.state !== 'running') throw new Error('cannot listen: server was closed while starting');
     return new Promise((resolve, reject) => {
@@ -207,42 +219,11 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     return address !== null && typeof address === 'object' ? address : null;
   }
 
-  /**
-   * After the store came back (or lost this node's presence): claims every member's name again,
-   * closing a member whose name another node admitted meanwhile, and fills each channel's gap.
-   */
-  /** Runs a resync after any still under way; the node counts as degraded until all are done. */
-  private queueResync(): void {
-    this.resyncs += 1;
-    this.resyncing = this.resyncing
-      .then(() => this.resync())
-      .catch((err: unknown) => this.log.error({ err }, 'resync after Redis came back failed'))
-      .finally(() => {
-        this.resyncs -= 1;
-      });
-  }
-
-  private async resync(): Promise<void> {
-    for (const channel of [...this.registry.values()]) {
-      for (const [name, member] of [...channel.members]) {
-        if (channel.members.get(name) !== member) continue;
-        try {
-          if (!(await this.engine.join(channel.key, name))) this.handler.fail(member, 'name_taken');
-        } catch {
-          continue;
-        }
-        // It left while its name was being claimed again: give the name back.
-        if (channel.members.get(name) !== member) await this.engine.leave(channel.key, name);
-      }
-      await this.delivery.fill(channel);
-    }
-  }
-
   private createEngine(): Engine {
     const { redis, redisPrefix, redisTimeout, historySize, historyTtl, presenceTtl } = this.config;
     const options = { historySize, historyTtl, presenceTtl };
-    if (redis === null) return new MemoryEngine(options, this.delivery);
-    return new RedisEngine({ ...options, url: redis, prefix: redisPrefix, log: this.log, timeout: redisTimeout }, this.delivery);
+    if (redis === null) return new MemoryEngine(options);
+    return new RedisEngine({ ...options, url: redis, prefix: redisPrefix, log: this.log, timeout: redisTimeout });
   }
 
   /**
@@ -261,13 +242,13 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.reaper.stop();
     this.heartbeat.stop();
     const httpClosed = wasListening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
-    const members = [...this.handler.members];
-    const closed = members.map((m) => new Promise<void>((resolve) => m.ws.once('close', () => resolve())));
-    for (const member of members) this.handler.close(member, 1001, ERRORS.shutting_down.message);
+    const connections = [...this.hub];
+    const closed = connections.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
+    for (const connection of connections) this.replies.close(connection, 1001, ERRORS.shutting_down.message);
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        for (const member of this.handler.members) member.ws.terminate();
+        for (const connection of this.hub) connection.ws.terminate();
         resolve();
       }, this.config.shutdownTimeout);
     });

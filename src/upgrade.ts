@@ -1,15 +1,17 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Identity, JwtVerifier } from './auth/jwt.js';
-import type { Resume } from './channels/member.js';
+import type { Resume } from './connections/connection.js';
+import type { Hub } from './connections/hub.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
 import { ERRORS, statusOf, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
-import type { ProtocolHandler } from './protocol/handler.js';
+import type { Logger } from './log.js';
 import { validEpoch, validSince } from './protocol/decode.js';
 import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 import { guard } from './protocol/guard.js';
+import type { Session } from './protocol/session.js';
 
 /** What a channel id may be, at the upgrade and in the HTTP API. */
 export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -19,7 +21,9 @@ export interface UpgradeContext {
   /** Whether an Origin header value may connect; null when any origin may. */
   origins: ((origin: string) => boolean) | null;
   registry: ChannelRegistry;
-  handler: ProtocolHandler;
+  hub: Hub;
+  session: Session;
+  log: Logger;
   /** Verifies tokens given at the upgrade in token mode; null in open mode. */
   jwt: JwtVerifier | null;
   /** False once the server is shutting down: new connections are refused with 503. */
@@ -72,7 +76,7 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
     admit(ctx, req, socket, head, { path, id, ip, identity: verified.identity, resume });
   });
   const failed = (): void => refuse(ctx, socket, 'internal_error', 'internal error: the server could not check the token; retry later');
-  guard(ctx.handler.log, "to verify the upgrade's token", () => ({ path, channel: id, ip }), verify, failed);
+  guard(ctx.log, "to verify the upgrade's token", () => ({ path, channel: id, ip }), verify, failed);
 }
 
 /** `?since=&epoch=` of a client coming back; null when absent, an error code when malformed. */
@@ -98,10 +102,10 @@ interface Admission {
 function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer, a: Admission): void {
   const config = ctx.config;
   if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
-  if ((ctx.handler.perIp.get(a.ip) ?? 0) >= config.maxConnectionsPerIp) {
+  if (ctx.hub.fromIp(a.ip) >= config.maxConnectionsPerIp) {
     return refuse(ctx, socket, 'too_many_from_ip', `too many connections from ${a.ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
   }
-  if (ctx.handler.members.size >= config.maxConnections) {
+  if (ctx.hub.size >= config.maxConnections) {
     return refuse(ctx, socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
   }
   const existing = ctx.registry.get(a.path, a.id);
@@ -115,9 +119,9 @@ function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: 
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    const member = ctx.handler.open(channel, ws, socket, a.ip, a.identity);
-    member.resume = a.resume;
-    member.envelope = ws.protocol === ENVELOPE_PROTOCOL;
+    const connection = ctx.session.open(channel, ws, socket, a.ip, a.identity);
+    connection.resume = a.resume;
+    connection.envelope = ws.protocol === ENVELOPE_PROTOCOL;
   });
 }
 

@@ -64,23 +64,23 @@ function messages(recorder: Recorder, channel: string): string[] {
   return recorder.publications.filter((r) => r.channel === channel).map((r) => (JSON.parse(r.p.json) as { message: string }).message);
 }
 
-type Make = (options: EngineOptions, sink: EngineSink) => Promise<Engine>;
+type Make = (options: EngineOptions) => Promise<Engine>;
 
 const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => Make }[] = [
   {
     name: 'memory',
-    make: () => async (options, sink) => new MemoryEngine(options, sink),
+    make: () => async (options) => new MemoryEngine(options),
   },
   {
     name: 'redis',
     before: (ctx) => needRedis(ctx),
     make: () => {
       let redis: Promise<RedisServer> | null = null;
-      return async (options, sink) => {
+      return async (options) => {
         redis ??= RedisServer.start();
         const server = await redis;
         const log = pino({ level: 'silent' });
-        return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 }, sink);
+        return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
       };
     },
   },
@@ -97,9 +97,9 @@ for (const kind of kinds) {
 
     async function engine(options: Partial<EngineOptions> = {}): Promise<{ engine: Engine; sink: Recorder }> {
       const sink = new Recorder();
-      const e = await make({ ...OPTIONS, ...options }, sink);
+      const e = await make({ ...OPTIONS, ...options });
       onCleanup(() => e.close());
-      await e.start();
+      await e.start(sink);
       return { engine: e, sink };
     }
 

@@ -3,7 +3,8 @@ import type { Channel } from '../channels/channel.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { ProtocolHandler, PublishOutcome } from '../protocol/handler.js';
+import type { Publisher, PublishOutcome } from '../channels/publisher.js';
+import type { Replies } from '../connections/replies.js';
 import { CHANNEL_ID } from '../upgrade.js';
 import { readBody } from './body.js';
 import type { ApiKeys } from './keys.js';
@@ -14,7 +15,8 @@ export interface ApiContext {
   config: Readonly<Config>;
   keys: ApiKeys;
   registry: ChannelRegistry;
-  handler: ProtocolHandler;
+  publisher: Publisher;
+  replies: Replies;
   metrics: Metrics;
 }
 
@@ -157,7 +159,7 @@ async function publish(ctx: ApiContext, req: IncomingMessage, res: ServerRespons
   const { message, to, event } = parsed.request;
   let outcome: PublishOutcome;
   try {
-    outcome = await ctx.handler.publishFrom(path, id, from, message, to, event);
+    outcome = await ctx.publisher.publishFrom(path, id, from, message, to, event);
   } catch {
     return refuse(ctx.metrics, res, 'unavailable', 'cluster store unreachable: the message may not have been sent; retry');
   }
@@ -169,6 +171,6 @@ async function publish(ctx: ApiContext, req: IncomingMessage, res: ServerRespons
 function removeMember(ctx: ApiContext, res: ServerResponse, channel: Channel, user: string): void {
   const member = channel.members.get(user);
   if (member === undefined) return refuse(ctx.metrics, res, 'no_such_user', `no member ${JSON.stringify(user.slice(0, 40))} in channel ${channel.id}`);
-  ctx.handler.fail(member, 'removed');
+  ctx.replies.fail(member, 'removed');
   res.writeHead(204).end();
 }

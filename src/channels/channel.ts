@@ -1,7 +1,7 @@
 import { WebSocketServer } from 'ws';
 import type { Publication } from '../engine/engine.js';
 import { ENVELOPE_PROTOCOL } from '../protocol/envelope.js';
-import type { Member } from './member.js';
+import type { Connection } from '../connections/connection.js';
 
 /** Options every channel's WebSocketServer is created with. */
 export interface ChannelOptions {
@@ -22,19 +22,18 @@ interface Waiting {
 
 /**
  * One channel on this node: its own WebSocketServer, the connections in it, the named members in
- * join order, and where its stream of publications stands here. A channel is identified by its
- * path and id together, so `/room?id=1` and `/channel?id=1` are different channels; `key` names it
- * to the engine, the same on every node.
+ * join order (one name each), and where its stream of publications stands here. A channel is
+ * identified by its path and id together, so `/room?id=1` and `/channel?id=1` are different
+ * channels; `key` names it to the engine, the same on every node. Only its own methods change its
+ * connections and members.
  */
 export class Channel {
   readonly wss: WebSocketServer;
   readonly key: string;
-  /** Every open connection, named or not. A channel with none is empty and may be reaped. */
-  readonly connections = new Set<Member>();
-  /** Named members on this node by name, in the order they were admitted. */
-  readonly members = new Map<string, Member>();
-  /** Names being admitted on this node: held so that two connections here cannot race for one. */
-  readonly admitting = new Set<string>();
+  private readonly open = new Set<Connection>();
+  private readonly named = new Map<string, Connection>();
+  /** Names being claimed on this node: held so that two connections here cannot race for one. */
+  private readonly claimed = new Set<string>();
   readonly created = Date.now();
   /** Settles once the engine delivers this channel's publications to this node. */
   ready: Promise<void> = Promise.resolve();
@@ -73,8 +72,51 @@ export class Channel {
     });
   }
 
+  /** Every open connection, named or not. A channel with none is empty and may be reaped. */
+  get connections(): ReadonlySet<Connection> {
+    return this.open;
+  }
+
+  /** Named members on this node by name, in the order they were admitted. */
+  get members(): ReadonlyMap<string, Connection> {
+    return this.named;
+  }
+
   get empty(): boolean {
-    return this.connections.size === 0;
+    return this.open.size === 0;
+  }
+
+  /** A connection joins the channel (unnamed). */
+  add(connection: Connection): void {
+    this.open.add(connection);
+  }
+
+  /** Holds a name for a connection about to claim it; false when a member here has it or is claiming it. */
+  reserve(name: string): boolean {
+    if (this.named.has(name) || this.claimed.has(name)) return false;
+    this.claimed.add(name);
+    return true;
+  }
+
+  /** Lets go of a reserved name (the claim is over, one way or the other). */
+  unreserve(name: string): void {
+    this.claimed.delete(name);
+  }
+
+  /** A connection that claimed its name becomes a named member. */
+  admit(connection: Connection): void {
+    this.named.set(connection.name!, connection);
+    this.lastActivity = Date.now();
+  }
+
+  /** A connection leaves; true when it was a named member here (its name is free again). */
+  remove(connection: Connection): boolean {
+    this.open.delete(connection);
+    const name = connection.name;
+    if (name === null || this.named.get(name) !== connection) return false;
+    this.named.delete(name);
+    this.lastActivity = Date.now();
+    return true;
   }
 
   /** Whether the publication at `epoch`/`seq` has been delivered on this node. */

@@ -5,8 +5,8 @@ import * as encode from '../protocol/encode.js';
 import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
+import type { Connection } from '../connections/connection.js';
 import type { Channel } from './channel.js';
-import type { Member } from './member.js';
 import type { ChannelRegistry } from './registry.js';
 
 /** One message's frames, each built once on first need: JSON text, and the binary envelope. */
@@ -16,7 +16,7 @@ export class MessageFrames {
 
   constructor(private readonly json: string) {}
 
-  for(member: Member): Buffer {
+  for(member: Connection): Buffer {
     if (member.envelope) return (this.envelope ??= binaryFrame(sealEnvelope(this.json)));
     return (this.text ??= textFrame(this.json));
   }
@@ -33,7 +33,7 @@ export interface DeliveryOptions {
   /** The store became reachable or unreachable. */
   onState: (up: boolean) => void;
   /** A member here missed messages that no history holds any more: it must be told (closed, to resume). */
-  onMissed: (member: Member) => void;
+  onMissed: (member: Connection) => void;
 }
 
 /**
@@ -44,12 +44,10 @@ export interface DeliveryOptions {
  * many members receive it.
  */
 export class Delivery implements EngineSink {
-  /** Set once the engine exists (it needs this sink to be built). */
-  engine!: Engine;
-
   constructor(
     private readonly registry: ChannelRegistry,
-    private readonly outbox: Outbox,
+    private readonly engine: Engine,
+    private readonly outbox: Outbox<Connection>,
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly options: DeliveryOptions,
@@ -75,10 +73,10 @@ export class Delivery implements EngineSink {
   }
 
   /** Sends a frame that takes no seq to the members here that are live (not being admitted) and `want` it. */
-  private toLive(channel: Channel, frame: Buffer, event: string, want: (member: Member) => boolean): void {
+  private toLive(channel: Channel, frame: Buffer, event: string, want: (member: Connection) => boolean): void {
     let sent = 0;
     for (const member of channel.members.values()) {
-      if (member.held === null && want(member)) {
+      if (member.live && want(member)) {
         this.outbox.send(member, frame);
         sent += 1;
       }
@@ -218,7 +216,7 @@ export class Delivery implements EngineSink {
   /** Tells every live member here that has not had everything up to `epoch`/`seq` that it missed messages. */
   private missed(channel: Channel, epoch: string, seq: number): void {
     for (const member of [...channel.members.values()]) {
-      if (member.held !== null || (member.floorEpoch === epoch && member.floor >= seq)) continue;
+      if (!member.live || (member.floorEpoch === epoch && member.floor >= seq)) continue;
       this.options.onMissed(member);
     }
   }
@@ -257,8 +255,8 @@ export class Delivery implements EngineSink {
     const except = to === undefined && !route.echo ? route.from : null;
     for (const member of channel.members.values()) {
       if (to === undefined ? member.name === except : !to.includes(member.name!)) continue;
-      if (member.held !== null) {
-        if (p !== null) member.held.push(p);
+      if (!member.live) {
+        if (p !== null) member.hold(p);
         continue;
       }
       if (p !== null && member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
@@ -274,10 +272,9 @@ export class Delivery implements EngineSink {
    * Sends a member what it missed (`replay`, every publication after its `since`), then what
    * arrived for it while it was admitted and is newer than `seq`, the channel's seq at its auth.
    */
-  release(member: Member, epoch: string | null, replay: Publication[], seq: number): void {
+  release(member: Connection, epoch: string | null, replay: Publication[], seq: number): void {
     for (const p of replay) if (addressedTo(p.route, member.name!)) this.outbox.send(member, new MessageFrames(p.json).for(member));
-    const held = member.held ?? [];
-    member.held = null;
+    const held = member.goLive();
     member.floor = seq;
     member.floorEpoch = epoch;
     for (const p of held) {

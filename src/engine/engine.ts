@@ -90,6 +90,14 @@ export interface EngineSink {
   cut(): void;
 }
 
+/** Where an engine delivers before `start` gives it its node's sink: nowhere. */
+export const NO_SINK: EngineSink = {
+  publication: () => undefined,
+  signal: () => undefined,
+  state: () => undefined,
+  cut: () => undefined,
+};
+
 /** Thrown by every engine call that needs the store while it is unreachable. */
 export class EngineUnavailable extends Error {
   constructor(reason: string) {
@@ -109,8 +117,11 @@ export interface Engine {
    */
   readonly isolated: boolean;
 
-  /** Connects. Resolves even when the store cannot be reached yet: the engine keeps trying and reports through `state`. */
-  start(): Promise<void>;
+  /**
+   * Connects, and from then on delivers to `sink`. Resolves even when the store cannot be reached
+   * yet: the engine keeps trying and reports through `state`.
+   */
+  start(sink: EngineSink): Promise<void>;
   /** Stops for good: unsubscribes, removes this node's presence, disconnects. Harmless twice. */
   close(): Promise<void>;
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  NO_SINK,
   recovered,
   type Draft,
   type Engine,
@@ -42,12 +43,12 @@ export class MemoryEngine implements Engine {
   private readonly channels = new Map<string, ChannelState>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly options: EngineOptions,
-    private readonly sink: EngineSink,
-  ) {}
+  private sink: EngineSink = NO_SINK;
 
-  start(): Promise<void> {
+  constructor(private readonly options: EngineOptions) {}
+
+  start(sink: EngineSink): Promise<void> {
+    this.sink = sink;
     this.timer ??= setInterval(() => this.sweep(Date.now()), Math.min(SWEEP_EVERY, this.options.historyTtl)).unref();
     return Promise.resolve();
   }

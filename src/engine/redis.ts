@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import {
   EngineUnavailable,
+  NO_SINK,
   recovered,
   type Draft,
   type Engine,
@@ -87,10 +88,9 @@ export class RedisEngine implements Engine {
   private closed = false;
   private readonly waiters = new Set<(up: boolean) => void>();
 
-  constructor(
-    private readonly options: RedisEngineOptions,
-    private readonly sink: EngineSink,
-  ) {
+  private sink: EngineSink = NO_SINK;
+
+  constructor(private readonly options: RedisEngineOptions) {
     const common: RedisOptions = {
       lazyConnect: true,
       keepAlive: KEEPALIVE,
@@ -156,7 +156,8 @@ export class RedisEngine implements Engine {
     return this.cmdReady && this.subReady && this.beaten;
   }
 
-  async start(): Promise<void> {
+  async start(sink: EngineSink): Promise<void> {
+    this.sink = sink;
     this.beats = setInterval(() => void this.beat(), this.beatEvery);
     this.beats.unref();
     await Promise.allSettled([this.cmd.connect(), this.sub.connect()]);

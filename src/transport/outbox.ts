@@ -1,5 +1,14 @@
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import type { Member } from '../channels/member.js';
+
+/** What the outbox writes to: a socket, the WebSocket over it, and the frames queued for it. */
+export interface Recipient {
+  /** Frames queued for the next flush: none, one, or several in order. Only the outbox changes it. */
+  pending: Buffer | Buffer[] | null;
+  /** The raw socket under `ws`, where batched frames are written. */
+  readonly socket: Duplex;
+  readonly ws: { readonly readyState: number };
+}
 
 /**
  * The write path. Frames are built once per message and queued by reference on each recipient;
@@ -12,8 +21,8 @@ import type { Member } from '../channels/member.js';
  * no queue of its own; control frames (ping, close) still go through ws. `flushNow` must run
  * before anything that makes ws write a close frame, so that queued data goes out first.
  */
-export class Outbox {
-  private dirty: Member[] = [];
+export class Outbox<R extends Recipient = Recipient> {
+  private dirty: R[] = [];
   private scheduled = false;
 
   /**
@@ -23,11 +32,11 @@ export class Outbox {
    */
   constructor(
     private readonly maxBufferedBytes: number,
-    private readonly onSlow: (member: Member) => void,
+    private readonly onSlow: (member: R) => void,
   ) {}
 
   /** Queues a frame for a member; it leaves on this tick's flush, after anything queued before it. */
-  send(member: Member, frame: Buffer): void {
+  send(member: R, frame: Buffer): void {
     const pending = member.pending;
     if (pending === null) {
       member.pending = frame;
@@ -44,7 +53,7 @@ export class Outbox {
   }
 
   /** Writes a member's queued frames at once, ahead of the tick's flush. */
-  flushNow(member: Member): void {
+  flushNow(member: R): void {
     const pending = member.pending;
     if (pending === null) return;
     member.pending = null;
@@ -52,7 +61,7 @@ export class Outbox {
   }
 
   /** Drops whatever is queued for a member that is gone. */
-  discard(member: Member): void {
+  discard(member: R): void {
     member.pending = null;
   }
 
@@ -80,7 +89,7 @@ export class Outbox {
     }
   };
 
-  private write(member: Member, data: Buffer): void {
+  private write(member: R, data: Buffer): void {
     if (member.ws.readyState !== WebSocket.OPEN) return;
     if (member.socket.writableLength > this.maxBufferedBytes) return this.onSlow(member);
     member.socket.write(data);

@@ -1,0 +1,68 @@
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import * as encode from '../protocol/encode.js';
+import { guard } from '../protocol/guard.js';
+import { textFrame } from '../transport/frame.js';
+import type { Outbox } from '../transport/outbox.js';
+import type { Connection } from './connection.js';
+
+/**
+ * What the server says to one connection outside the fan-out: a reply, an error (closing the
+ * connection when the error's row has a close code), a close, and the guard every async
+ * continuation of a connection runs under.
+ */
+export class Replies {
+  constructor(
+    private readonly outbox: Outbox<Connection>,
+    private readonly metrics: Metrics,
+    readonly log: Logger,
+  ) {}
+
+  send(connection: Connection, json: string): void {
+    const frame = textFrame(json);
+    this.metrics.delivered(encode.eventOf(json), 1, frame.length);
+    this.outbox.send(connection, frame);
+  }
+
+  /** Sends an error event, and closes the connection when the error's row has a close code. */
+  fail(connection: Connection, code: ErrorCode, details: encode.ErrorDetails = {}): void {
+    this.metrics.error(code);
+    this.send(connection, encode.errorEvent(code, details));
+    const close = ERRORS[code].close;
+    if (close !== undefined) this.close(connection, close, details.message ?? ERRORS[code].message);
+  }
+
+  /** Closes a connection after whatever was queued for it has been written. */
+  close(connection: Connection, code: number, reason: string): void {
+    this.outbox.flushNow(connection);
+    connection.closing();
+    connection.ws.close(code, truncateReason(reason));
+  }
+
+  /** Forgets what is queued for a connection that is gone. */
+  drop(connection: Connection): void {
+    this.outbox.discard(connection);
+  }
+
+  /** Gives up on a member that does not read: closes it as too slow, writing nothing more to it. */
+  slow(connection: Connection): void {
+    this.log.warn({ user: connection.name, channel: connection.channel.id, buffered: connection.socket.writableLength }, 'closing a member that is too slow');
+    this.metrics.slowConsumer();
+    this.outbox.discard(connection);
+    connection.closing();
+    connection.ws.close(ERRORS.too_slow.close, 'too slow');
+  }
+
+  /** Runs async work for a connection: a failure in it costs that connection (internal_error, 1011), logged once. */
+  guard(connection: Connection, what: string, work: () => Promise<void>): void {
+    const context = (): Record<string, unknown> => ({ user: connection.name, channel: connection.channel.id, connection: connection.id });
+    guard(this.log, what, context, work, () => this.fail(connection, 'internal_error'));
+  }
+}
+
+/** Close reasons are limited to 123 bytes by the protocol. */
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString();
+}

@@ -1,0 +1,274 @@
+import type { Duplex } from 'node:stream';
+import type { RawData, WebSocket } from 'ws';
+import type { Identity, JwtVerifier } from '../auth/jwt.js';
+import { sameToken } from '../auth/token.js';
+import type { Channel } from '../channels/channel.js';
+import type { Presence } from '../channels/presence.js';
+import type { Named, Publisher } from '../channels/publisher.js';
+import type { Connection } from '../connections/connection.js';
+import type { Hub } from '../connections/hub.js';
+import type { Replies } from '../connections/replies.js';
+import { ERRORS } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { decode, validName } from './decode.js';
+import * as encode from './encode.js';
+import { openEnvelope } from './envelope.js';
+import type { Request, RequestId } from './messages.js';
+import type { RateLimit } from './rate.js';
+
+export interface SessionOptions {
+  authTimeout: number;
+  /** The JWT verifier in token mode; null in open mode. */
+  jwt: JwtVerifier | null;
+  rateLimit: RateLimit;
+  maxMessageBytes: number;
+  hub: Hub;
+  replies: Replies;
+  presence: Presence;
+  publisher: Publisher;
+  metrics: Metrics;
+}
+
+type Of<E extends Request['event']> = Extract<Request, { event: E }>;
+
+/** The close that `{"event":"close"}` asks for. */
+const NORMAL_CLOSE = 1000;
+/** The close for a token refused at auth or expired. */
+const TOKEN_CLOSE = 4401;
+const MAX_TIMER = 2_147_483_647;
+
+/**
+ * Protocol v1 for each connection, from its first frame to its close: limits, decoding, dispatch,
+ * the auth deadline, tokens and their expiry. Names go to Presence, messages to the Publisher.
+ * One Session serves every connection: the listeners it puts on a socket are made once, not per
+ * connection.
+ */
+export class Session {
+  private readonly hub: Hub;
+  private readonly replies: Replies;
+  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onClose: (this: WebSocket) => void;
+  private readonly onPong: (this: WebSocket) => void;
+  private readonly onError: (this: WebSocket, err: Error) => void;
+
+  constructor(private readonly options: SessionOptions) {
+    this.hub = options.hub;
+    this.replies = options.replies;
+    const session = this;
+    const hub = this.hub;
+    this.onMessage = function (data, isBinary) {
+      const connection = hub.get(this);
+      if (connection === undefined) return;
+      try {
+        session.message(connection, toBuffer(data), isBinary);
+      } catch (err) {
+        // A frame the code did not foresee costs its own connection, never the server.
+        session.replies.log.error({ err, user: connection.name }, 'failed to handle a frame');
+        session.replies.fail(connection, 'internal_error');
+      }
+    };
+    this.onClose = function () {
+      const connection = hub.get(this);
+      if (connection !== undefined) session.closed(connection);
+    };
+    this.onPong = function () {
+      const connection = hub.get(this);
+      if (connection !== undefined) connection.alive = true;
+    };
+    this.onError = function (err) {
+      // ws closes the connection itself after a protocol error (bad frame, too big, bad UTF-8).
+      session.replies.log.debug({ user: hub.get(this)?.name, err: err.message }, 'connection error');
+    };
+  }
+
+  /** Takes a freshly upgraded socket into its channel and starts its auth deadline. */
+  open(channel: Channel, ws: WebSocket, socket: Duplex, ip: string, identity: Identity | null): Connection {
+    const connection = this.hub.add(channel, ws, socket, ip);
+    connection.identity = identity;
+    if (this.options.rateLimit.enabled) connection.bucket = this.options.rateLimit.fresh(Date.now());
+    connection.authTimer = setTimeout(this.authExpired, this.options.authTimeout, connection);
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('pong', this.onPong);
+    ws.on('error', this.onError);
+    return connection;
+  }
+
+  private readonly authExpired = (connection: Connection): void => {
+    connection.authTimer = null;
+    if (connection.unnamed) this.replies.fail(connection, 'auth_timeout');
+  };
+
+  private message(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (connection.bucket !== null) {
+      const verdict = this.options.rateLimit.take(connection.bucket, Date.now());
+      if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
+      if (verdict.act === 'close') return this.replies.close(connection, ERRORS.rate_limited.close!, 'rate limited');
+      if (verdict.act === 'refuse') {
+        if (verdict.warn) this.replies.send(connection, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
+        return;
+      }
+    }
+    if (data.length > this.options.maxMessageBytes) {
+      const message = `message too long: ${data.length} bytes, the limit is ${this.options.maxMessageBytes}`;
+      return this.replies.fail(connection, 'message_too_long', { message });
+    }
+    if (isBinary) {
+      this.options.metrics.messageIn(connection.envelope ? 'envelope' : 'binary', data.length);
+      if (!isNamed(connection)) return this.replies.fail(connection, 'not_authenticated');
+      if (connection.envelope) {
+        // An envelope holding a ChatMessage is a broadcast, the sender's copy included.
+        const opened = openEnvelope(data);
+        if (!opened.ok) return this.replies.fail(connection, 'bad_envelope', { message: opened.reason });
+        return this.options.publisher.toAll(connection, { message: opened.message }, true);
+      }
+      // Any other binary frame is opaque and goes to the other members unchanged.
+      return this.options.publisher.binary(connection, data);
+    }
+    const decoded = decode(data.toString());
+    this.options.metrics.messageIn(decoded.ok ? decoded.request.event : 'invalid', data.length);
+    if (!decoded.ok) return this.replies.fail(connection, decoded.code, { message: decoded.message, re: decoded.id });
+    this.dispatch(connection, decoded.request);
+  }
+
+  private dispatch(connection: Connection, request: Request): void {
+    switch (request.event) {
+      case 'auth':
+        return this.auth(connection, request);
+      case 'refresh':
+        return this.replies.guard(connection, 'to refresh a token', () => this.refresh(connection, request));
+      case 'close':
+        return this.replies.close(connection, NORMAL_CLOSE, 'bye');
+      case 'error':
+        // The seed's client answers every event it does not know with an error event: log, never answer.
+        this.replies.log.info({ user: connection.name, message: request.message }, 'client reported an error');
+        return;
+    }
+    if (!isNamed(connection)) return this.replies.fail(connection, 'not_authenticated', { re: request.id });
+    const required = request.event === 'user_list' || request.event === 'talk_with';
+    if (request.auth === undefined && required) {
+      return this.replies.fail(connection, 'bad_token', { message: 'auth error,no token', re: request.id });
+    }
+    if (request.auth !== undefined && !sameToken(request.auth, connection.token)) {
+      return this.replies.fail(connection, 'bad_token', { re: request.id });
+    }
+    const publisher = this.options.publisher;
+    switch (request.event) {
+      case 'user_list':
+        return this.options.presence.userList(connection, request.id);
+      case 'talk_with':
+        return request.to === undefined ? publisher.toAll(connection, request, false) : publisher.toNamed(connection, request, request.to);
+      case 'broadcast':
+        return publisher.toAll(connection, request, true);
+      case 'helloworld':
+        return publisher.helloworld(connection, request);
+    }
+  }
+
+  private auth(connection: Connection, request: Of<'auth'>): void {
+    if (!connection.unnamed) return this.replies.fail(connection, 'already_authenticated', { re: request.id });
+    const jwt = this.options.jwt;
+    if (jwt === null) {
+      if (request.user === undefined) return this.replies.fail(connection, 'invalid_name', { message: 'auth error,no user', re: request.id });
+      return this.admit(connection, request.user, request);
+    }
+    // Token mode: the name comes from a token, given at the upgrade or in this auth event.
+    if (connection.identity !== null) return this.admitIdentity(connection, connection.identity, request);
+    if (request.token === undefined) {
+      return this.refuseToken(connection, 'auth error,no token: this server needs a token from your application', request);
+    }
+    connection.verifying();
+    const token = request.token;
+    this.replies.guard(connection, 'to verify a token', async () => {
+      const verified = await jwt.verify(token, connection.channel.path, connection.channel.id);
+      if (!connection.open) return;
+      connection.reopen();
+      if (!verified.ok) return this.refuseToken(connection, verified.reason, request);
+      this.admitIdentity(connection, verified.identity, request);
+    });
+  }
+
+  private admitIdentity(connection: Connection, identity: Identity, request: Of<'auth'>): void {
+    const name = validName(identity.user);
+    if (name === null) return this.refuseToken(connection, 'bad token: its sub is not a valid user name', request);
+    connection.identity = identity;
+    this.admit(connection, name, request);
+    this.scheduleExpiry(connection);
+  }
+
+  private admit(connection: Connection, name: string, request: Of<'auth'>): void {
+    this.options.presence.admit(connection, name, request, () => {
+      if (connection.name !== null) {
+        if (connection.authTimer !== null) clearTimeout(connection.authTimer);
+        connection.authTimer = null;
+      } else if (connection.authTimer === null && connection.unnamed && connection.open) {
+        // The auth deadline passed while the name was being claimed, and the claim failed.
+        this.replies.fail(connection, 'auth_timeout');
+      }
+    });
+  }
+
+  private refuseToken(connection: Connection, reason: string, request: { id?: RequestId }): void {
+    this.options.metrics.error('bad_token');
+    this.replies.send(connection, encode.errorEvent('bad_token', { message: reason, re: request.id }));
+    this.replies.close(connection, TOKEN_CLOSE, reason);
+  }
+
+  /** A fresh token for the same user pushes the connection's expiry back. */
+  private async refresh(connection: Connection, request: Of<'refresh'>): Promise<void> {
+    const jwt = this.options.jwt;
+    if (jwt === null || connection.identity === null || connection.name === null) {
+      const message = jwt === null ? 'this server does not use tokens (authMode open)' : 'send auth before refresh';
+      return this.replies.fail(connection, jwt === null ? 'bad_token' : 'not_authenticated', { message, re: request.id });
+    }
+    const verified = await jwt.verify(request.token, connection.channel.path, connection.channel.id);
+    if (!connection.open) return;
+    if (!verified.ok) return this.replies.fail(connection, 'bad_token', { message: verified.reason, re: request.id });
+    if (verified.identity.user !== connection.identity.user) {
+      return this.replies.fail(connection, 'bad_token', { message: `bad token: it is for ${verified.identity.user}, not ${connection.identity.user}`, re: request.id });
+    }
+    connection.identity = verified.identity;
+    this.scheduleExpiry(connection);
+    this.replies.send(connection, encode.refreshEvent(verified.identity.exp, request.id));
+  }
+
+  /** Closes the connection with 4401 "token expired" when its token's exp passes. */
+  private scheduleExpiry(connection: Connection): void {
+    if (connection.expiryTimer !== null) clearTimeout(connection.expiryTimer);
+    connection.expiryTimer = null;
+    const exp = connection.identity?.exp ?? null;
+    if (exp === null) return;
+    // setTimeout holds at most about 24 days; a later expiry is checked again then.
+    const wait = Math.min(exp * 1000 - Date.now(), MAX_TIMER);
+    connection.expiryTimer = setTimeout(this.expire, Math.max(wait, 0), connection);
+  }
+
+  private readonly expire = (connection: Connection): void => {
+    connection.expiryTimer = null;
+    const exp = connection.identity?.exp ?? null;
+    if (exp !== null && exp * 1000 > Date.now()) return this.scheduleExpiry(connection);
+    this.options.metrics.error('token_expired');
+    this.replies.send(connection, encode.errorEvent('token_expired'));
+    this.replies.close(connection, TOKEN_CLOSE, 'token expired');
+  };
+
+  private closed(connection: Connection): void {
+    this.hub.remove(connection);
+    this.replies.drop(connection);
+    if (connection.authTimer !== null) clearTimeout(connection.authTimer);
+    connection.authTimer = null;
+    if (connection.expiryTimer !== null) clearTimeout(connection.expiryTimer);
+    connection.expiryTimer = null;
+    this.options.presence.left(connection);
+    connection.closed();
+  }
+}
+
+function isNamed(connection: Connection): connection is Named {
+  return connection.name !== null && connection.token !== null;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
