@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from './metrics.js';
 import { refuse } from './api/reply.js';
+import { say } from './errors.js';
 
 /** Where `npm run build` puts the admin page, from src/ and dist/ alike. */
 const ROOT = new URL('../dist/web/admin/', import.meta.url);
@@ -30,7 +31,7 @@ export class AdminPage {
     if (asset === undefined) return refuse(metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; the admin page is at /admin`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return refuse(metrics, res, 'method_not_allowed', `${pathname} answers GET only`);
+      return refuse(metrics, res, 'method_not_allowed', say('method_not_allowed', { what: pathname }));
     }
     let body = this.cache.get(asset.file);
     if (body === undefined) {

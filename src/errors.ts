@@ -1,3 +1,5 @@
+import { CLOSES, type Close } from './wire/closes.js';
+
 /**
  * Every error a user can see, in one table: its stable code, the message sent with it, the HTTP
  * status when it refuses an upgrade or an HTTP request, and the WebSocket close code when it ends
@@ -7,12 +9,15 @@
  * words, so the seed's client reads them as before.
  */
 export interface ErrorRow {
-  /** Sent as `message` in the error event, or as the one-line body of an HTTP refusal. */
+  /**
+   * Sent as `message` in the error event, or as the one-line body of an HTTP refusal. A row whose
+   * message names `{placeholders}` is a template, filled at the call site with {@link say}.
+   */
   message: string;
   /** HTTP status when the error refuses an upgrade or a request. */
   status?: number;
-  /** WebSocket close code when the error ends the connection; absent when it stays open. */
-  close?: number;
+  /** How the connection is closed when the error ends it (src/wire/closes.ts); absent when it stays open. */
+  close?: Close;
 }
 
 const ROWS = {
@@ -23,42 +28,42 @@ const ROWS = {
   not_authenticated: { message: 'not authenticated: send {"event":"auth","user":NAME} first' },
   already_authenticated: { message: 'already authenticated on this connection' },
   bad_token: { message: 'auth error,bad token: send the token from your "token" reply', status: 401 },
-  token_expired: { message: 'token expired: send a fresh one in a refresh event before it runs out', close: 4401 },
+  token_expired: { message: 'token expired: send a fresh one in a refresh event before it runs out', close: CLOSES.bad_token },
   invalid_name: {
     message: 'auth error,invalid user name: use 1 to 32 characters, no control characters',
-    close: 4400,
+    close: CLOSES.invalid_name,
   },
-  name_taken: { message: 'auth error,user name already exist', close: 4409 },
-  auth_timeout: { message: 'auth timeout: send auth within the deadline', close: 4408 },
-  too_slow: { message: 'too slow: the connection did not keep up with its messages', close: 4000 },
-  missed_messages: { message: 'missed messages that history no longer holds: reconnect with since and epoch, and resync if the reply says recovered: false', close: 4001 },
+  name_taken: { message: 'auth error,user name already exist', close: CLOSES.name_taken },
+  auth_timeout: { message: 'auth timeout: send auth within the deadline', close: CLOSES.auth_timeout },
+  too_slow: { message: 'too slow: the connection did not keep up with its messages', close: CLOSES.too_slow },
+  missed_messages: { message: 'missed messages that history no longer holds: reconnect with since and epoch, and resync if the reply says recovered: false', close: CLOSES.missed_messages },
   no_such_user: { message: 'no such user in this channel', status: 404 },
   bad_recipients: { message: 'with_clients must be a non-empty array of user names', status: 400 },
   bad_message: { message: 'message is required', status: 400 },
   message_too_deep: { message: 'message nests arrays or objects more than 64 levels deep', status: 400 },
-  internal_error: { message: 'internal error: the server could not handle this frame', close: 1011 },
+  internal_error: { message: 'internal error: the server could not handle this frame', close: CLOSES.internal_error },
   bad_id: { message: 'id must be a string of at most 64 characters or a finite number' },
   bad_presence: { message: 'presence must be true or false' },
   bad_envelope: { message: 'bad envelope: send a 4-byte big-endian type 0, then a JSON ChatMessage with "message"' },
   bad_since: { message: 'since must be a whole number from 0: the seq of the last message you received', status: 400 },
   bad_epoch: { message: 'epoch must be the epoch string from your last token reply or message', status: 400 },
   unavailable: { message: 'cluster store unreachable: the message may not have been sent; retry with the same id', status: 503 },
-  rate_limited: { message: 'rate limited: too many frames; wait retryAfterMs before sending again', close: 4429 },
-  message_too_long: { message: 'message too long' },
-  too_many_recipients: { message: 'too many recipients', status: 400 },
-  origin_not_allowed: { message: 'origin not allowed', status: 403 },
-  too_many_from_ip: { message: 'too many connections from this address', status: 429 },
-  server_full: { message: 'server full', status: 503 },
-  too_many_channels: { message: 'too many channels', status: 503 },
-  channel_full: { message: 'channel full', status: 503 },
+  rate_limited: { message: 'rate limited: too many frames; wait retryAfterMs before sending again', close: CLOSES.rate_limited },
+  message_too_long: { message: 'message too long: {bytes} bytes, the limit is {limit}' },
+  too_many_recipients: { message: 'too many recipients: {count}, the limit is {limit}', status: 400 },
+  origin_not_allowed: { message: 'origin {origin} is not allowed to connect here', status: 403 },
+  too_many_from_ip: { message: 'too many connections from {ip}: the limit is {limit} (maxConnectionsPerIp)', status: 429 },
+  server_full: { message: 'server full: {limit} connections (maxConnections); try another instance or later', status: 503 },
+  too_many_channels: { message: 'too many channels: the limit is {limit} (maxChannels); join an existing channel or try later', status: 503 },
+  channel_full: { message: 'channel full: {limit} connections (maxMembersPerChannel); try later', status: 503 },
   unknown_path: { message: 'unknown path', status: 404 },
-  missing_id: { message: 'missing channel id', status: 400 },
-  invalid_id: { message: 'invalid channel id', status: 400 },
-  shutting_down: { message: 'server shutting down', status: 503, close: 1001 },
+  missing_id: { message: 'missing channel id; connect to {path}?id=<id>', status: 400 },
+  invalid_id: { message: 'invalid channel id {id}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -', status: 400 },
+  shutting_down: { message: 'server shutting down', status: 503, close: CLOSES.shutting_down },
   not_found: { message: 'not found', status: 404 },
-  method_not_allowed: { message: 'method not allowed', status: 405 },
+  method_not_allowed: { message: '{what} answers GET only', status: 405 },
   upgrade_required: { message: 'upgrade required', status: 426 },
-  removed: { message: 'removed by the server', close: 4403 },
+  removed: { message: 'removed by the server', close: CLOSES.removed },
   unauthorized: { message: 'unauthorized: send Authorization: Bearer <API key>', status: 401 },
   bad_request: { message: 'bad request', status: 400 },
   bad_event_name: { message: 'event must be 1 to 32 characters of A-Z a-z 0-9 _ . : -, starting with a letter, and not a protocol event', status: 400 },
@@ -74,6 +79,11 @@ const ROWS = {
 export type ErrorCode = keyof typeof ROWS;
 
 export const ERRORS: Readonly<Record<ErrorCode, ErrorRow>> = ROWS;
+
+/** Fills a template row's `{placeholders}` (fastify's createError style): the sentence is written once, in the table. */
+export function say(code: ErrorCode, values: Readonly<Record<string, string | number>>): string {
+  return ERRORS[code].message.replace(/\{(\w+)\}/g, (whole, name: string) => String(values[name] ?? whole));
+}
 
 /** The HTTP status of an error that refuses a request; 500 for rows that have none. */
 export function statusOf(code: ErrorCode): number {

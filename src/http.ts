@@ -5,6 +5,7 @@ import { json, refuse } from './api/reply.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Engine } from './engine/engine.js';
 import { CHAT_ASSETS, sendChatAsset } from './chat-page.js';
+import { say } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -47,7 +48,7 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
   if (route !== undefined || pathname === '/metrics' || asset !== undefined) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return refuse(ctx.metrics, res, 'method_not_allowed', `${pathname} answers GET only`);
+      return refuse(ctx.metrics, res, 'method_not_allowed', say('method_not_allowed', { what: pathname }));
     }
     if (asset !== undefined) return respond(ctx, res, sendChatAsset(ctx.metrics, res, asset, req.method === 'HEAD', ctx.paths[0]!));
     return route === undefined ? respond(ctx, res, metrics(ctx, res)) : json(res, 200, route(ctx));

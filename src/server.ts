@@ -18,7 +18,7 @@ import type { Engine } from './engine/engine.js';
 import { MemoryEngine } from './engine/memory.js';
 import { RedisEngine } from './engine/redis.js';
 import { mergeConfig, parsePartial, type Config } from './config.js';
-import { ERRORS } from './errors.js';
+import { CLOSES } from './wire/closes.js';
 import { Heartbeat } from './heartbeat.js';
 import { handleRequest } from './http.js';
 import { createLogger, type Logger } from './log.js';
@@ -244,7 +244,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const httpClosed = wasListening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
     const connections = [...this.hub];
     const closed = connections.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
-    for (const connection of connections) this.replies.close(connection, 1001, ERRORS.shutting_down.message);
+    for (const connection of connections) this.replies.close(connection, CLOSES.shutting_down);
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {

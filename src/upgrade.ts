@@ -5,13 +5,16 @@ import type { Resume } from './connections/connection.js';
 import type { Hub } from './connections/hub.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
-import { ERRORS, statusOf, type ErrorCode } from './errors.js';
+import { ERRORS, say, statusOf, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { validEpoch, validSince } from './protocol/decode.js';
 import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 import { guard } from './protocol/guard.js';
 import type { Session } from './protocol/session.js';
+
+/** Why an upgrade is refused during a drain, and what to do. */
+const SHUTTING_DOWN = `${ERRORS.shutting_down.message}; reconnect to another instance or later`;
 
 /** What a channel id may be, at the upgrade and in the HTTP API. */
 export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -44,17 +47,17 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
 
   const config = ctx.config;
-  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', SHUTTING_DOWN);
   const path = config.paths.find((p) => p === pathname);
   if (path === undefined) {
     return refuse(ctx, socket, 'unknown_path', `unknown path ${printable(pathname)}; channels live under ${config.paths[0]}?id=<id>`);
   }
   const ids = params.getAll('id');
-  if (ids.length === 0 || ids[0] === '') return refuse(ctx, socket, 'missing_id', `missing channel id; connect to ${path}?id=<id>`);
+  if (ids.length === 0 || ids[0] === '') return refuse(ctx, socket, 'missing_id', say('missing_id', { path }));
   const id = ids[0]!;
   if (ids.length > 1) return refuse(ctx, socket, 'invalid_id', 'give the channel id once');
   if (!CHANNEL_ID.test(id)) {
-    return refuse(ctx, socket, 'invalid_id', `invalid channel id ${printable(id)}; use 1 to 64 characters of A-Z a-z 0-9 . _ ~ -`);
+    return refuse(ctx, socket, 'invalid_id', say('invalid_id', { id: printable(id) }));
   }
 
   const resume = resumeFrom(params);
@@ -64,7 +67,7 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   if (origin === undefined) {
     if (config.requireOrigin) return refuse(ctx, socket, 'origin_not_allowed', 'an Origin header is required here');
   } else if (ctx.origins !== null && !ctx.origins(origin)) {
-    return refuse(ctx, socket, 'origin_not_allowed', `origin ${printable(origin)} is not allowed to connect here`);
+    return refuse(ctx, socket, 'origin_not_allowed', say('origin_not_allowed', { origin: printable(origin) }));
   }
   const ip = req.socket.remoteAddress ?? 'unknown';
   const jwt = ctx.jwt;
@@ -101,19 +104,19 @@ interface Admission {
 /** The capacity checks, then the handshake; synchronous from the checks to the connection joining. */
 function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer, a: Admission): void {
   const config = ctx.config;
-  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', 'server shutting down; reconnect to another instance or later');
+  if (!ctx.accepting()) return refuse(ctx, socket, 'shutting_down', SHUTTING_DOWN);
   if (ctx.hub.fromIp(a.ip) >= config.maxConnectionsPerIp) {
-    return refuse(ctx, socket, 'too_many_from_ip', `too many connections from ${a.ip}: the limit is ${config.maxConnectionsPerIp} (maxConnectionsPerIp)`);
+    return refuse(ctx, socket, 'too_many_from_ip', say('too_many_from_ip', { ip: a.ip, limit: config.maxConnectionsPerIp }));
   }
   if (ctx.hub.size >= config.maxConnections) {
-    return refuse(ctx, socket, 'server_full', `server full: ${config.maxConnections} connections (maxConnections); try another instance or later`);
+    return refuse(ctx, socket, 'server_full', say('server_full', { limit: config.maxConnections }));
   }
   const existing = ctx.registry.get(a.path, a.id);
   if (existing === undefined && ctx.registry.size >= config.maxChannels) {
-    return refuse(ctx, socket, 'too_many_channels', `too many channels: the limit is ${config.maxChannels} (maxChannels); join an existing channel or try later`);
+    return refuse(ctx, socket, 'too_many_channels', say('too_many_channels', { limit: config.maxChannels }));
   }
   if (existing !== undefined && existing.connections.size >= config.maxMembersPerChannel) {
-    return refuse(ctx, socket, 'channel_full', `channel full: ${config.maxMembersPerChannel} connections (maxMembersPerChannel); try later`);
+    return refuse(ctx, socket, 'channel_full', say('channel_full', { limit: config.maxMembersPerChannel }));
   }
   // The reaper cannot remove this channel between the lookup and the connection joining it.
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);

@@ -26,7 +26,8 @@ describe('configuration', () => {
       const lines = rows.filter((line) => line.startsWith(`| \`${code}\` |`));
       expect(lines, code).to.not.be.empty;
       if (row.status !== undefined) expect(lines.some((l) => l.includes(`| ${row.status} |`)), `${code} status`).to.equal(true);
-      if (row.close !== undefined) expect(lines.some((l) => l.includes(`| ${row.close}`)), `${code} close`).to.equal(true);
+      const close = row.close?.code;
+      if (close !== undefined) expect(lines.some((l) => l.includes(`| ${close}`)), `${code} close`).to.equal(true);
     }
   });
 

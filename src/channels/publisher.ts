@@ -1,6 +1,7 @@
 import type { Connection } from '../connections/connection.js';
 import type { Replies } from '../connections/replies.js';
 import { EngineUnavailable, type Engine, type Route } from '../engine/engine.js';
+import { say } from '../errors.js';
 import * as encode from '../protocol/encode.js';
 import type { RequestId } from '../protocol/messages.js';
 import { channelKey } from './channel.js';
@@ -50,7 +51,7 @@ export class Publisher {
   /** A message to the named members only; each name not in the channel gets the sender an error. */
   toNamed(member: Named, request: Post, names: string[]): void {
     if (names.length > this.options.maxRecipients) {
-      const message = `too many recipients: ${names.length}, the limit is ${this.options.maxRecipients}`;
+      const message = say('too_many_recipients', { count: names.length, limit: this.options.maxRecipients });
       return this.replies.fail(member, 'too_many_recipients', { message, re: request.id });
     }
     const unique = [...new Set(names)];

@@ -1,3 +1,4 @@
+import { CLOSES, reconnects } from '../wire/closes.js';
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { RoomsError } from './errors.js';
@@ -33,12 +34,8 @@ type Settings = Required<Omit<RoomsClientOptions, 'user' | 'token'>> & Pick<Room
 
 const DEFAULTS = { presence: true, requestTimeout: 10_000, connectTimeout: 10_000, idleTimeout: 30_000, minDelay: 500, maxDelay: 30_000 };
 
-/** WebSocket closes that say the client itself is wrong: retrying unchanged would fail the same way. */
-const CLIENT_FAULTS = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
-/** The close the server gives a name already in use. */
-const NAME_TAKEN = 4409;
-const NORMAL_CLOSE = 1000;
-const DROPPED = 1006;
+const NORMAL_CLOSE = CLOSES.normal.code;
+const DROPPED = CLOSES.dropped.code;
 
 type Timer = ReturnType<typeof setTimeout>;
 type Frame = Record<string, unknown>;
@@ -342,8 +339,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     }
     // A name taken on a reconnection is most likely this client's own previous connection, which
     // the server has not yet seen drop: it frees the name within a heartbeat or two.
-    const ownGhost = code === NAME_TAKEN && this.everLive;
-    if (!ownGhost && ((code >= 4400 && code <= 4499) || CLIENT_FAULTS.has(code))) {
+    const ownGhost = code === CLOSES.name_taken.code && this.everLive;
+    if (!ownGhost && !reconnects(code)) {
       return this.stop(code, reason, this.lastError ?? new RoomsError('client_offline', `the server closed the connection with ${code} ${reason}`));
     }
     this.retry(code, reason || (this.socketError ?? 'connection dropped'));

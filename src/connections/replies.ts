@@ -5,6 +5,7 @@ import * as encode from '../protocol/encode.js';
 import { guard } from '../protocol/guard.js';
 import { textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
+import { CLOSES, type Close } from '../wire/closes.js';
 import type { Connection } from './connection.js';
 
 /**
@@ -33,11 +34,11 @@ export class Replies {
     if (close !== undefined) this.close(connection, close, details.message ?? ERRORS[code].message);
   }
 
-  /** Closes a connection after whatever was queued for it has been written. */
-  close(connection: Connection, code: number, reason: string): void {
+  /** Closes a connection, after whatever was queued for it has been written, with a row of the close table. */
+  close(connection: Connection, close: Close, reason: string = close.reason): void {
     this.outbox.flushNow(connection);
     connection.closing();
-    connection.ws.close(code, truncateReason(reason));
+    connection.ws.close(close.code, truncateReason(reason));
   }
 
   /** Forgets what is queued for a connection that is gone. */
@@ -51,7 +52,7 @@ export class Replies {
     this.metrics.slowConsumer();
     this.outbox.discard(connection);
     connection.closing();
-    connection.ws.close(ERRORS.too_slow.close, 'too slow');
+    connection.ws.close(CLOSES.too_slow.code, CLOSES.too_slow.reason);
   }
 
   /** Runs async work for a connection: a failure in it costs that connection (internal_error, 1011), logged once. */

@@ -8,7 +8,8 @@ import type { Named, Publisher } from '../channels/publisher.js';
 import type { Connection } from '../connections/connection.js';
 import type { Hub } from '../connections/hub.js';
 import type { Replies } from '../connections/replies.js';
-import { ERRORS } from '../errors.js';
+import { say } from '../errors.js';
+import { CLOSES } from '../wire/closes.js';
 import type { Metrics } from '../metrics.js';
 import { decode, validName } from './decode.js';
 import * as encode from './encode.js';
@@ -31,10 +32,6 @@ export interface SessionOptions {
 
 type Of<E extends Request['event']> = Extract<Request, { event: E }>;
 
-/** The close that `{"event":"close"}` asks for. */
-const NORMAL_CLOSE = 1000;
-/** The close for a token refused at auth or expired. */
-const TOKEN_CLOSE = 4401;
 const MAX_TIMER = 2_147_483_647;
 
 /**
@@ -103,15 +100,14 @@ export class Session {
     if (connection.bucket !== null) {
       const verdict = this.options.rateLimit.take(connection.bucket, Date.now());
       if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
-      if (verdict.act === 'close') return this.replies.close(connection, ERRORS.rate_limited.close!, 'rate limited');
+      if (verdict.act === 'close') return this.replies.close(connection, CLOSES.rate_limited);
       if (verdict.act === 'refuse') {
         if (verdict.warn) this.replies.send(connection, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
         return;
       }
     }
     if (data.length > this.options.maxMessageBytes) {
-      const message = `message too long: ${data.length} bytes, the limit is ${this.options.maxMessageBytes}`;
-      return this.replies.fail(connection, 'message_too_long', { message });
+      return this.replies.fail(connection, 'message_too_long', { message: say('message_too_long', { bytes: data.length, limit: this.options.maxMessageBytes }) });
     }
     if (isBinary) {
       this.options.metrics.messageIn(connection.envelope ? 'envelope' : 'binary', data.length);
@@ -138,7 +134,7 @@ export class Session {
       case 'refresh':
         return this.replies.guard(connection, 'to refresh a token', () => this.refresh(connection, request));
       case 'close':
-        return this.replies.close(connection, NORMAL_CLOSE, 'bye');
+        return this.replies.close(connection, CLOSES.normal);
       case 'error':
         // The seed's client answers every event it does not know with an error event: log, never answer.
         this.replies.log.info({ user: connection.name, message: request.message }, 'client reported an error');
@@ -211,7 +207,7 @@ export class Session {
   private refuseToken(connection: Connection, reason: string, request: { id?: RequestId }): void {
     this.options.metrics.error('bad_token');
     this.replies.send(connection, encode.errorEvent('bad_token', { message: reason, re: request.id }));
-    this.replies.close(connection, TOKEN_CLOSE, reason);
+    this.replies.close(connection, CLOSES.bad_token, reason);
   }
 
   /** A fresh token for the same user pushes the connection's expiry back. */
@@ -249,7 +245,7 @@ export class Session {
     if (exp !== null && exp * 1000 > Date.now()) return this.scheduleExpiry(connection);
     this.options.metrics.error('token_expired');
     this.replies.send(connection, encode.errorEvent('token_expired'));
-    this.replies.close(connection, TOKEN_CLOSE, 'token expired');
+    this.replies.close(connection, CLOSES.bad_token, 'token expired');
   };
 
   private closed(connection: Connection): void {
