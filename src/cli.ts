@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, readSettings, type Config } from './config.js';
 import { mintToken } from './auth/jwt.js';
-import { runTerminal } from './client/terminal.js';
+import { runTerminal } from './terminal.js';
 import { ConfigError } from './errors.js';
 import { validName } from './protocol/decode.js';
 import { RoomServer } from './server.js';

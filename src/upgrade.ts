@@ -1,23 +1,21 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Identity, JwtVerifier } from './auth/jwt.js';
-import type { Resume } from './connections/connection.js';
+import type { Resume } from './channels/connection.js';
 import type { Hub } from './connections/hub.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Config } from './config.js';
 import { ERRORS, say, statusOf, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './log.js';
-import { validEpoch, validSince } from './protocol/decode.js';
+import { CHANNEL_ID, validEpoch, validSince } from './protocol/decode.js';
 import { ENVELOPE_PROTOCOL } from './protocol/envelope.js';
 import { guard } from './protocol/guard.js';
-import type { Session } from './protocol/session.js';
+import type { Session } from './connections/session.js';
 
 /** Why an upgrade is refused during a drain, and what to do. */
 const SHUTTING_DOWN = `${ERRORS.shutting_down.message}; reconnect to another instance or later`;
 
-/** What a channel id may be, at the upgrade and in the HTTP API. */
-export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export interface UpgradeContext {
   config: Readonly<Config>;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnRooms, waitForOutput } from './support/cli.js';
 import { roomsClient } from './support/rooms-client.js';
 import { startServer } from './support/server.js';
-import { parseLine } from '../src/client/terminal.js';
+import { parseLine } from '../src/terminal.js';
 
 /** Runs `rooms connect` with these lines piped in, to its end. */
 function script(url: string, user: string, input: string): ReturnType<typeof spawnRooms>['done'] {

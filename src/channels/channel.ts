@@ -1,7 +1,7 @@
 import { WebSocketServer } from 'ws';
 import type { Publication } from '../engine/engine.js';
 import { ENVELOPE_PROTOCOL } from '../protocol/envelope.js';
-import type { Connection } from '../connections/connection.js';
+import type { Connection } from './connection.js';
 
 /** Options every channel's WebSocketServer is created with. */
 export interface ChannelOptions {

@@ -5,7 +5,7 @@ import * as encode from '../protocol/encode.js';
 import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
-import type { Connection } from '../connections/connection.js';
+import type { Connection } from './connection.js';
 import type { Channel } from './channel.js';
 import type { ChannelRegistry } from './registry.js';
 

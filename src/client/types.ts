@@ -1,21 +1,6 @@
-/** What a request carries in `id` and its reply in `re`. */
-export type RequestId = string | number;
+import type { ChatMessage, RequestId } from '../wire/messages.js';
 
-/** A message delivered to this client. */
-export interface ChatMessage {
-  /** The message as its sender gave it: any JSON value. */
-  message: unknown;
-  /** The sender's name. */
-  from: string;
-  /** The channel id. */
-  channel: string;
-  /** Its position in the channel; absent on a local-only delivery made while the cluster store is down. */
-  seq?: number;
-  /** The channel's history epoch; together with `seq` it is where a resume starts from. */
-  epoch?: string;
-  /** The server's time, in milliseconds since the epoch. */
-  ts: number;
-}
+export type { ChatMessage, RequestId };
 
 /** How the server answered a `publish`, `broadcast` or `to`. */
 export interface Ack {

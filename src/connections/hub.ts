@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Channel } from '../channels/channel.js';
-import { Connection } from './connection.js';
+import { Connection } from '../channels/connection.js';
 
 /**
  * Every open connection of this server, across channels: counted per client address for

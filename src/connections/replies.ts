@@ -6,7 +6,7 @@ import { guard } from '../protocol/guard.js';
 import { textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import { CLOSES, type Close } from '../wire/closes.js';
-import type { Connection } from './connection.js';
+import type { Connection } from '../channels/connection.js';
 
 /**
  * What the server says to one connection outside the fan-out: a reply, an error (closing the

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * The scale-out seam. Local fan-out (src/channels) never talks to a store directly: it publishes
  * through an Engine and receives what every node published through the EngineSink it gave it.
@@ -88,6 +90,11 @@ export interface EngineSink {
    * partition): whatever was published since may not have reached it.
    */
   cut(): void;
+}
+
+/** A short random id for an epoch: unique enough that two histories never share one. */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
 }
 
 /** Where an engine delivers before `start` gives it its node's sink: nowhere. */

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import {
+  newEpoch,
   NO_SINK,
   recovered,
   type Draft,
@@ -151,9 +151,4 @@ export class MemoryEngine implements Engine {
       if (!state.subscribed && state.names.size === 0 && state.touched < now - this.options.historyTtl) this.channels.delete(channel);
     }
   }
-}
-
-/** A short random id for an epoch: unique enough that two histories never share one. */
-export function newEpoch(): string {
-  return randomBytes(6).toString('base64url');
 }

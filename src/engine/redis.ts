@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import {
   EngineUnavailable,
+  newEpoch,
   NO_SINK,
   recovered,
   type Draft,
@@ -14,7 +15,6 @@ import {
   type Recovery,
   type Signal,
 } from './engine.js';
-import { newEpoch } from './memory.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 

@@ -1,5 +1,8 @@
 import type { Decoded, Request, RequestId } from './messages.js';
 
+/** What a channel id may be, at the upgrade and in the HTTP API. */
+export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+
 const MAX_NAME = 32;
 const MAX_ID = 64;
 /** Control characters, lone surrogates and bidi overrides: a name must print as what it is. */

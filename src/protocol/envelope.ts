@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../client/types.js';
+import type { ChatMessage } from '../wire/messages.js';
 
 /**
  * The typed binary envelope of seed 000 (the Kratos chat room): a 4-byte big-endian message type,

@@ -1,7 +1,8 @@
 import type { ErrorCode } from '../errors.js';
 
-/** What a client may put in `id` to match a reply to its request; echoed back as `re`. */
-export type RequestId = string | number;
+import type { RequestId } from '../wire/messages.js';
+
+export type { RequestId };
 
 /** A request the server understands, validated: the handler can trust every field. */
 export type Request =

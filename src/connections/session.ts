@@ -3,19 +3,19 @@ import type { RawData, WebSocket } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
-import type { Presence } from '../channels/presence.js';
-import type { Named, Publisher } from '../channels/publisher.js';
-import type { Connection } from '../connections/connection.js';
+import type { Presence } from './presence.js';
+import type { Named, Publisher } from './publisher.js';
+import type { Connection } from '../channels/connection.js';
 import type { Hub } from '../connections/hub.js';
 import type { Replies } from '../connections/replies.js';
 import { say } from '../errors.js';
 import { CLOSES } from '../wire/closes.js';
 import type { Metrics } from '../metrics.js';
-import { decode, validName } from './decode.js';
-import * as encode from './encode.js';
-import { openEnvelope } from './envelope.js';
-import type { Request, RequestId } from './messages.js';
-import type { RateLimit } from './rate.js';
+import { decode, validName } from '../protocol/decode.js';
+import * as encode from '../protocol/encode.js';
+import { openEnvelope } from '../protocol/envelope.js';
+import type { Request, RequestId } from '../protocol/messages.js';
+import type { RateLimit } from '../protocol/rate.js';
 
 export interface SessionOptions {
   authTimeout: number;

@@ -1,11 +1,11 @@
-import type { Connection } from '../connections/connection.js';
+import type { Connection } from '../channels/connection.js';
 import type { Replies } from '../connections/replies.js';
 import { EngineUnavailable, type Engine, type Route } from '../engine/engine.js';
 import { say } from '../errors.js';
 import * as encode from '../protocol/encode.js';
 import type { RequestId } from '../protocol/messages.js';
-import { channelKey } from './channel.js';
-import type { Delivery } from './delivery.js';
+import { channelKey } from '../channels/channel.js';
+import type { Delivery } from '../channels/delivery.js';
 
 export interface PublisherOptions {
   maxRecipients: number;

@@ -1,13 +1,13 @@
-import type { Connection } from '../connections/connection.js';
+import type { Connection } from '../channels/connection.js';
 import type { Replies } from '../connections/replies.js';
 import { EngineUnavailable, type Engine, type Recovery } from '../engine/engine.js';
 import type { Metrics } from '../metrics.js';
 import * as encode from '../protocol/encode.js';
 import type { Request, RequestId } from '../protocol/messages.js';
 import type { TokenSigner } from '../auth/token.js';
-import type { Channel } from './channel.js';
-import type { Delivery } from './delivery.js';
-import type { ChannelRegistry } from './registry.js';
+import type { Channel } from '../channels/channel.js';
+import type { Delivery } from '../channels/delivery.js';
+import type { ChannelRegistry } from '../channels/registry.js';
 
 export interface PresenceOptions {
   engine: Engine;

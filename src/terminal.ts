@@ -1,8 +1,8 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { RoomsClient } from './rooms-client.js';
-import { RoomsError } from './errors.js';
-import type { ChatMessage, ClientState } from './types.js';
+import { RoomsClient } from './client/rooms-client.js';
+import { RoomsError } from './client/errors.js';
+import type { ChatMessage, ClientState } from './client/types.js';
 
 /** What `rooms connect` was given, validated by the CLI. */
 export interface TerminalOptions {
