@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { onCleanup } from './cleanup.js';
+import { resumeProcess, suspendProcess } from './node.js';
 
 const INSTALL = 'redis-server is not installed: apt-get install -y redis-server (CI sets ROOMS_REQUIRE_REDIS=1 and installs it)';
 
@@ -19,19 +20,36 @@ export function needRedis(ctx: Mocha.Context): void {
   ctx.skip();
 }
 
+export interface RedisServerOptions {
+  /**
+   * Addresses to listen on besides 127.0.0.1, such as the host end of a veth pair that a node in a
+   * network namespace reaches Redis by. Redis then runs with `--protected-mode no`, which it needs
+   * to accept connections on a non-loopback address without a password.
+   */
+  alsoBind?: string[];
+}
+
 /** A real redis-server process of the test's own, on a free port, keeping nothing on disk. */
 export class RedisServer {
   private child: ChildProcess | null = null;
 
-  private constructor(public port: number) {}
+  private constructor(
+    public port: number,
+    private readonly alsoBind: string[],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The URL on one of the addresses it listens on (127.0.0.1 or one of `alsoBind`). */
+  urlAt(host: string): string {
+    return `redis://${host}:${this.port}`;
+  }
+
   /** Starts a redis-server on a free port; it is stopped after the test. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), options.alsoBind ?? []);
     onCleanup(() => server.stop());
     // Between finding a free port and binding it, another socket may take it: try another one.
     for (let attempt = 1; ; attempt += 1) {
@@ -48,7 +66,8 @@ export class RedisServer {
   /** Starts it again on the same port, empty, as a Redis that restarts without persistence does. */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server is already running');
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const bind = ['--bind', '127.0.0.1', ...this.alsoBind, ...(this.alsoBind.length > 0 ? ['--protected-mode', 'no'] : [])];
+    const child = spawn('redis-server', ['--port', String(this.port), ...bind, '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -81,6 +100,24 @@ export class RedisServer {
       child.kill('SIGKILL');
       await exited;
     }
+  }
+
+  /**
+   * SIGSTOP: Redis hangs with every connection open, answering nothing, as a Redis that is stuck
+   * (or a link that went silent) does. Resolves once the kernel reports it stopped.
+   */
+  pause(): Promise<void> {
+    return suspendProcess(this.running());
+  }
+
+  /** SIGCONT after {@link pause}: it answers again, on the same connections, with its data. */
+  resume(): Promise<void> {
+    return resumeProcess(this.running());
+  }
+
+  private running(): ChildProcess {
+    if (this.child === null) throw new Error('redis-server is not running');
+    return this.child;
   }
 }
 
