@@ -150,8 +150,7 @@ async function token(flags: Record<string, unknown>, io: Io): Promise<void> {
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 31_536_000) {
     throw new CliError(`--ttl must be an integer from 1 to 31536000 seconds (got ${JSON.stringify(flags.ttl)})`, EXIT_USAGE);
   }
-  const user = validName(flags.user);
-  if (user === null) throw new CliError(`--user must be 1 to 32 characters with no control characters (got ${JSON.stringify(flags.user)})`, EXIT_USAGE);
+  const user = userFlag(flags.user);
   const channels = flags.channel as string[] | undefined;
   io.stdout(`${await mintToken(config.jwtSecret, { user, ttl, ...(channels === undefined ? {} : { channels }) })}\n`);
 }
@@ -160,13 +159,19 @@ function connect(url: string, flags: Record<string, unknown>, io: Io): Promise<n
   if (!/^wss?:\/\/./.test(url)) throw new CliError(`the URL must start with ws:// or wss:// (got ${JSON.stringify(url)})`, EXIT_USAGE);
   const token = typeof flags.token === 'string' ? flags.token : undefined;
   if ((flags.user === undefined) === (token === undefined)) throw new CliError('give --user NAME (open mode) or --token JWT (token mode)', EXIT_USAGE);
-  const user = flags.user === undefined ? undefined : validName(flags.user);
-  if (user === null) throw new CliError(`--user must be 1 to 32 characters with no control characters (got ${JSON.stringify(flags.user)})`, EXIT_USAGE);
+  const user = flags.user === undefined ? undefined : userFlag(flags.user);
   const options = { url, presence: flags.presence !== false, ...(user === undefined ? {} : { user }), ...(token === undefined ? {} : { token }) };
   const input = io.stdin();
   // A terminal gets a prompt; piped input makes it a script that sends, waits for replies and exits.
   const interactive = (input as { isTTY?: boolean }).isTTY === true;
   return runTerminal(options, { input, interactive, stdout: io.stdout, stderr: io.stderr });
+}
+
+/** The name --user gives, trimmed; a usage error when it is not a valid user name. */
+function userFlag(value: unknown): string {
+  const user = validName(value);
+  if (user === null) throw new CliError(`--user must be 1 to 32 characters with no control characters (got ${JSON.stringify(value)})`, EXIT_USAGE);
+  return user;
 }
 
 function listenFailure(err: NodeJS.ErrnoException, config: Config): string {

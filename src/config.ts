@@ -3,7 +3,6 @@ import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors.js';
 
 export const AUTH_MODES = ['open', 'token'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -83,29 +82,23 @@ const paths: Parse<string[]> = (value, where) => {
   return parsed;
 };
 
-const logLevel: Parse<LogLevel> = (value, where) => {
-  const level = LOG_LEVELS.find((l) => l === value);
-  if (level === undefined) fail(where, `one of ${LOG_LEVELS.join(', ')}`, value);
-  return level;
-};
+function oneOf<T extends string>(values: readonly T[]): Parse<T> {
+  const accepts = `one of ${values.join(', ')}`;
+  return (value, where) => {
+    const found = values.find((v) => v === value);
+    if (found === undefined) fail(where, accepts, value);
+    return found;
+  };
+}
 
-const secret: Parse<string | null> = (value, where) => {
-  if (value === null) return null;
-  if (typeof value !== 'string' || value.length < 16) fail(where, 'a string of at least 16 characters, or null', value);
-  return value;
-};
-
-const authMode: Parse<AuthMode> = (value, where) => {
-  const mode = AUTH_MODES.find((m) => m === value);
-  if (mode === undefined) fail(where, `one of ${AUTH_MODES.join(', ')}`, value);
-  return mode;
-};
-
-const jwtSecret: Parse<string | null> = (value, where) => {
-  if (value === null) return null;
-  if (typeof value !== 'string' || value.length < 32) fail(where, 'a string of at least 32 characters, or null', value);
-  return value;
-};
+function secretString(minLength: number): Parse<string | null> {
+  const accepts = `a string of at least ${minLength} characters, or null`;
+  return (value, where) => {
+    if (value === null) return null;
+    if (typeof value !== 'string' || value.length < minLength) fail(where, accepts, value);
+    return value;
+  };
+}
 
 const schedule: Parse<string> = (value, where) => {
   if (typeof value !== 'string' || !validCron(value)) fail(where, 'a cron expression such as "*/5 * * * *"', value);
@@ -220,13 +213,13 @@ const ROWS = {
   /** URL paths under which channels live, each as `PATH?id=<channel>`. */
   paths: row({ default: ['/channel'], env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
   /** pino log level. */
-  logLevel: row({ default: 'info', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: logLevel }),
+  logLevel: row({ default: 'info', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: oneOf(LOG_LEVELS) }),
   /** Secret for connection tokens; null picks a random one per process. */
-  secret: row({ default: null, env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secret }),
+  secret: row({ default: null, env: 'ROOMS_SECRET', arg: '<secret>', describe: 'secret for connection tokens (random per process when unset)', parse: secretString(16) }),
   /** `open`: clients pick their names; `token`: names come only from JWTs signed with jwtSecret. */
-  authMode: row({ default: 'open', env: 'ROOMS_AUTH_MODE', flag: 'auth-mode', arg: '<mode>', describe: 'open (clients pick names) or token (names come from JWTs)', parse: authMode }),
+  authMode: row({ default: 'open', env: 'ROOMS_AUTH_MODE', flag: 'auth-mode', arg: '<mode>', describe: 'open (clients pick names) or token (names come from JWTs)', parse: oneOf(AUTH_MODES) }),
   /** The HS256 secret shared with the application that mints tokens; required in token mode. */
-  jwtSecret: row({ default: null, env: 'ROOMS_JWT_SECRET', arg: '<secret>', describe: 'HS256 secret shared with the app that mints tokens', parse: jwtSecret }),
+  jwtSecret: row({ default: null, env: 'ROOMS_JWT_SECRET', arg: '<secret>', describe: 'HS256 secret shared with the app that mints tokens', parse: secretString(32) }),
   /** Milliseconds a new connection has to send a valid `auth`. */
   authTimeout: row({ default: 10_000, env: 'ROOMS_AUTH_TIMEOUT', flag: 'auth-timeout', arg: '<ms>', describe: 'milliseconds a new connection has to send auth', parse: integer(1, 3_600_000) }),
   /** Milliseconds between pings; a member that missed the previous ping is terminated. */
@@ -278,7 +271,7 @@ const ROWS = {
   /** Endpoints that receive webhook events. */
   webhooks: row({ default: [], env: 'ROOMS_WEBHOOKS', arg: '<json>', describe: 'webhook endpoints: [{"url":"https://...","events":["member_added"]}]', parse: webhooks }),
   /** Key of the HMAC-SHA256 signature on every webhook request; required when webhooks are set. */
-  webhookSecret: row({ default: null, env: 'ROOMS_WEBHOOK_SECRET', arg: '<secret>', describe: 'key of the HMAC-SHA256 signature of webhook requests', parse: secret }),
+  webhookSecret: row({ default: null, env: 'ROOMS_WEBHOOK_SECRET', arg: '<secret>', describe: 'key of the HMAC-SHA256 signature of webhook requests', parse: secretString(16) }),
   /** Milliseconds events wait to be sent together in one webhook request. */
   webhookBatchWait: row({ default: 250, env: 'ROOMS_WEBHOOK_BATCH_WAIT', flag: 'webhook-batch-wait', arg: '<ms>', describe: 'milliseconds webhook events wait to be sent together', parse: integer(0, 60_000) }),
   /** Webhook events held per endpoint while it is slow or failing; past it new events are dropped. */

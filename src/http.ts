@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminPage } from './admin.js';
-import { handleApi, type ApiContext } from './api/routes.js';
-import { json, refuse } from './api/reply.js';
+import { channelSummaries, handleApi, type ApiContext } from './api/routes.js';
+import { getOnly, json, refuse } from './api/reply.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Engine } from './engine/engine.js';
-import { CHAT_ASSETS, sendChatAsset } from './chat-page.js';
-import { say } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { StaticPage } from './static.js';
+import type { ChannelSummary } from './wire/api.js';
 
 export interface HttpContext {
   paths: readonly string[];
@@ -21,17 +21,13 @@ export interface HttpContext {
   metrics: Metrics;
   api: ApiContext;
   admin: AdminPage;
+  /** The chat page, at /. */
+  chat: StaticPage;
   log: Logger;
 }
 
-/** A channel as GET /channels lists it. */
-export interface ChannelInfo {
-  path: string;
-  id: string;
-  members: number;
-  connections: number;
-  created: string;
-}
+/** A channel as GET /channels lists it: part of what GET /api/channels says of it. */
+export type ChannelInfo = Pick<ChannelSummary, 'path' | 'id' | 'members' | 'connections' | 'created'>;
 
 /**
  * The plain HTTP endpoints: GET /healthz, /channels and /metrics, the API under /api, the admin
@@ -43,14 +39,10 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
   const pathname = q === -1 ? url : url.slice(0, q);
   if (pathname === '/api' || pathname.startsWith('/api/')) return respond(ctx, res, handleApi(ctx.api, req, res, pathname));
   if (ctx.admin.serves(pathname)) return respond(ctx, res, ctx.admin.handle(ctx.metrics, req, res, pathname));
+  if (ctx.chat.has(pathname)) return respond(ctx, res, ctx.chat.serve(ctx.metrics, req, res, pathname));
   const route = ROUTES[pathname];
-  const asset = CHAT_ASSETS[pathname];
-  if (route !== undefined || pathname === '/metrics' || asset !== undefined) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return refuse(ctx.metrics, res, 'method_not_allowed', say('method_not_allowed', { what: pathname }));
-    }
-    if (asset !== undefined) return respond(ctx, res, sendChatAsset(ctx.metrics, res, asset, req.method === 'HEAD', ctx.paths[0]!));
+  if (route !== undefined || pathname === '/metrics') {
+    if (!getOnly(ctx.metrics, req, res, pathname)) return;
     return route === undefined ? respond(ctx, res, metrics(ctx, res)) : json(res, 200, route(ctx));
   }
   if (ctx.paths.includes(pathname)) {
@@ -67,19 +59,9 @@ const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
     channels: ctx.registry.size,
     connections: ctx.connections(),
   }),
-  '/channels': (ctx) => {
-    const channels: ChannelInfo[] = [];
-    for (const c of ctx.registry.values()) {
-      channels.push({
-        path: c.path,
-        id: c.id,
-        members: c.members.size,
-        connections: c.connections.size,
-        created: new Date(c.created).toISOString(),
-      });
-    }
-    return { channels };
-  },
+  '/channels': (ctx) => ({
+    channels: channelSummaries(ctx.registry).map(({ path, id, members, connections, created }): ChannelInfo => ({ path, id, members, connections, created })),
+  }),
 };
 
 async function metrics(ctx: HttpContext, res: ServerResponse): Promise<void> {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdminPage } from './admin.js';
+import { chatPage } from './chat-page.js';
 import { ApiKeys } from './api/keys.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { TokenSigner } from './auth/token.js';
@@ -151,7 +152,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxHeaderSize: MAX_HEADER_BYTES,
     };
     const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, publisher, replies, metrics: this.metrics };
-    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), log: this.log };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), chat: chatPage(paths[0]!), log: this.log };
     this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),

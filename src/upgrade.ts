@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Identity, JwtVerifier } from './auth/jwt.js';
+import { wildcard, type Identity, type JwtVerifier } from './auth/jwt.js';
+import { bearer } from './auth/token.js';
 import type { Resume } from './channels/connection.js';
 import type { Hub } from './connections/hub.js';
 import type { ChannelRegistry } from './channels/registry.js';
@@ -126,11 +127,6 @@ function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: 
   });
 }
 
-function bearer(header: string | undefined): string | null {
-  const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
-  return match === null ? null : match[1]!;
-}
-
 /**
  * Compiles allowedOrigins into one test; `*` stands for one or more host name labels, so
  * `https://*.example.com` allows `https://a.example.com` and `https://a.b.example.com` but not
@@ -138,13 +134,9 @@ function bearer(header: string | undefined): string | null {
  */
 export function originMatcher(allowed: readonly string[]): ((origin: string) => boolean) | null {
   if (allowed.length === 0) return null;
-  const alternatives = allowed.map((o) => o.split('*').map(escapeRegExp).join('[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*'));
+  const alternatives = allowed.map((o) => wildcard(o, '[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*'));
   const pattern = new RegExp(`^(?:${alternatives.join('|')})$`, 'i');
   return (origin) => pattern.test(origin);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** ws's abortHandshake, with a one-line body saying what is wrong. */

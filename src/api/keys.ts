@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearer } from '../auth/token.js';
 import type { ApiKey } from '../config.js';
 
 /**
@@ -15,9 +16,9 @@ export class ApiKeys {
 
   /** The name of the key an `Authorization: Bearer KEY` header carries, or null for none or an unknown one. */
   identify(authorization: string | undefined): string | null {
-    const match = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    if (match === null) return null;
-    const given = digest(match[1]!);
+    const key = bearer(authorization);
+    if (key === null) return null;
+    const given = digest(key);
     let found: string | null = null;
     for (const { name, digest: known } of this.digests) {
       if (timingSafeEqual(given, known)) found = name;

@@ -1,11 +1,27 @@
-import type { ErrorCode } from '../errors.js';
-import { tooDeep } from '../protocol/decode.js';
+import { say, type ErrorCode } from '../errors.js';
+import { messageProblem, validRecipients } from '../protocol/decode.js';
+import type { EventName } from '../protocol/messages.js';
+import type { ServerEventName } from '../wire/messages.js';
 
 /**
- * Event names a client already gives a meaning to: an API message may not take one. `message`
- * is allowed, as the default.
+ * Event names a client already gives a meaning to, whichever side sends them: an API message may
+ * not take one. `message` is allowed, as the default. The compiler checks that every event is here.
  */
-const PROTOCOL_EVENTS = new Set(['auth', 'token', 'refresh', 'user_list', 'talk_with', 'broadcast', 'helloworld', 'close', 'error', 'join', 'leave', 'ack']);
+const RESERVED: Record<Exclude<EventName | ServerEventName, 'message'>, true> = {
+  auth: true,
+  token: true,
+  refresh: true,
+  user_list: true,
+  talk_with: true,
+  broadcast: true,
+  helloworld: true,
+  close: true,
+  error: true,
+  join: true,
+  leave: true,
+  ack: true,
+};
+const PROTOCOL_EVENTS: ReadonlySet<string> = new Set(Object.keys(RESERVED));
 const EVENT_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,31}$/;
 const FIELDS = ['message', 'to', 'event'];
 
@@ -18,7 +34,8 @@ export interface PublishRequest {
   event?: string;
 }
 
-export type ParsedPublish = { ok: true; request: PublishRequest } | { ok: false; code: ErrorCode; message: string };
+/** A refusal's `message` is absent where the errors table's says it all. */
+export type ParsedPublish = { ok: true; request: PublishRequest } | { ok: false; code: ErrorCode; message?: string };
 
 /** Validates a publish body; never throws. */
 export function parsePublish(text: string, maxRecipients: number): ParsedPublish {
@@ -34,15 +51,13 @@ export function parsePublish(text: string, maxRecipients: number): ParsedPublish
   const fields = data as Record<string, unknown>;
   const unknown = Object.keys(fields).find((k) => !FIELDS.includes(k));
   if (unknown !== undefined) return refusal('bad_request', `unknown field ${JSON.stringify(unknown.slice(0, 40))}; the fields are message, to and event`);
-  if (fields.message === undefined) return refusal('bad_message', 'message is required');
-  if (tooDeep(fields.message)) return refusal('message_too_deep', 'message nests arrays or objects more than 64 levels deep');
+  const unsendable = messageProblem(fields.message);
+  if (unsendable !== null) return refusal(unsendable);
   const request: PublishRequest = { message: fields.message };
-  const to = fields.to;
-  if (to !== undefined) {
-    if (!Array.isArray(to) || to.length === 0 || !to.every((n): n is string => typeof n === 'string')) {
-      return refusal('bad_recipients', 'to must be a non-empty array of user names');
-    }
-    if (to.length > maxRecipients) return refusal('too_many_recipients', `too many recipients: ${to.length}, the limit is ${maxRecipients} (maxRecipients)`);
+  if (fields.to !== undefined) {
+    const to = validRecipients(fields.to);
+    if (to === null) return refusal('bad_recipients', 'to must be a non-empty array of user names');
+    if (to.length > maxRecipients) return refusal('too_many_recipients', `${say('too_many_recipients', { count: to.length, limit: maxRecipients })} (maxRecipients)`);
     request.to = to;
   }
   const event = fields.event;
@@ -56,6 +71,6 @@ export function parsePublish(text: string, maxRecipients: number): ParsedPublish
   return { ok: true, request };
 }
 
-function refusal(code: ErrorCode, message: string): ParsedPublish {
+function refusal(code: ErrorCode, message?: string): ParsedPublish {
   return { ok: false, code, message };
 }

@@ -1,6 +1,9 @@
-import type { ServerResponse } from 'node:http';
-import { ERRORS, statusOf, type ErrorCode } from '../errors.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERRORS, say, statusOf, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+
+/** The methods of an endpoint that only reads, as an Allow header lists them. */
+export const READ = 'GET, HEAD';
 
 /** Writes a JSON response. */
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -17,4 +20,17 @@ export function refuse(metrics: Metrics, res: ServerResponse, code: ErrorCode, m
   const status = statusOf(code);
   metrics.refused(status, code);
   json(res, status, { error: { code, message, ...details } }, code === 'unauthorized' ? { 'WWW-Authenticate': 'Bearer realm="rooms"' } : {});
+}
+
+/** Whether the request's method is one of `methods` (as an Allow header lists them); otherwise answers 405 with Allow and `message`. */
+export function allowed(metrics: Metrics, req: IncomingMessage, res: ServerResponse, methods: string, message: string): boolean {
+  if (methods.split(', ').includes(req.method ?? '')) return true;
+  res.setHeader('Allow', methods);
+  refuse(metrics, res, 'method_not_allowed', message);
+  return false;
+}
+
+/** Whether the request is a GET or a HEAD; otherwise answers 405 saying that `pathname` answers GET only. */
+export function getOnly(metrics: Metrics, req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
+  return allowed(metrics, req, res, READ, say('method_not_allowed', { what: pathname }));
 }

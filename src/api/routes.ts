@@ -6,10 +6,11 @@ import type { Metrics } from '../metrics.js';
 import type { Publisher, PublishOutcome } from '../connections/publisher.js';
 import type { Replies } from '../connections/replies.js';
 import { CHANNEL_ID } from '../protocol/decode.js';
+import type { ChannelDetail, ChannelSummary } from '../wire/api.js';
 import { readBody } from './body.js';
 import type { ApiKeys } from './keys.js';
 import { parsePublish } from './publish.js';
-import { json, refuse } from './reply.js';
+import { allowed, json, READ, refuse } from './reply.js';
 
 export interface ApiContext {
   config: Readonly<Config>;
@@ -19,22 +20,6 @@ export interface ApiContext {
   replies: Replies;
   metrics: Metrics;
 }
-
-/** A channel as the API lists it. */
-export interface ChannelSummary {
-  path: string;
-  id: string;
-  /** Named members. */
-  members: number;
-  /** Open connections, named or not. */
-  connections: number;
-  /** The seq of the channel's last message delivered on this node: its rate is how fast this grows. */
-  seq: number;
-  created: string;
-  lastActivity: string;
-}
-
-const GET = 'GET, HEAD';
 
 /**
  * The HTTP API for backends, under /api: every request needs `Authorization: Bearer KEY`.
@@ -56,8 +41,9 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
   if (segments.at(-1) === '') segments.pop();
   const route = routeOf(segments);
   if (route === null) return notFound(ctx, res, pathname);
-  if (!allow(ctx, req, res, METHODS[route.action])) return;
-  if (route.action === 'list') return listChannels(ctx, res);
+  const methods = METHODS[route.action];
+  if (!allowed(ctx.metrics, req, res, methods, `${req.method} is not allowed here; use ${methods}`)) return;
+  if (route.action === 'list') return json(res, 200, { channels: channelSummaries(ctx.registry) });
   if (route.action === 'publish') {
     const path = channelPath(ctx, res, route.path, route.id);
     return path === null ? undefined : publish(ctx, req, res, path, route.id, from);
@@ -74,7 +60,7 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
 
 type Route = { action: 'list' } | { action: 'describe' | 'publish'; path: string; id: string } | { action: 'remove'; path: string; id: string; user: string };
 
-const METHODS: Record<Route['action'], string> = { list: GET, describe: GET, publish: 'POST', remove: 'DELETE' };
+const METHODS: Record<Route['action'], string> = { list: READ, describe: READ, publish: 'POST', remove: 'DELETE' };
 
 /** Which route decoded path segments (after /api) name, or null for none. */
 function routeOf(segments: string[]): Route | null {
@@ -86,14 +72,6 @@ function routeOf(segments: string[]): Route | null {
   if (segments.length === 4 && sub === 'messages') return { action: 'publish', path, id };
   if (segments.length === 5 && sub === 'members') return { action: 'remove', path, id, user: user! };
   return null;
-}
-
-/** Whether the method is one of `methods`; answers 405 with Allow when not. */
-function allow(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, methods: string): boolean {
-  if (methods.split(', ').includes(req.method ?? '')) return true;
-  res.setHeader('Allow', methods);
-  refuse(ctx.metrics, res, 'method_not_allowed', `${req.method} is not allowed here; use ${methods}`);
-  return false;
 }
 
 function notFound(ctx: ApiContext, res: ServerResponse, pathname: string): void {
@@ -135,14 +113,14 @@ function summary(channel: Channel): ChannelSummary {
   };
 }
 
-function listChannels(ctx: ApiContext, res: ServerResponse): void {
-  const channels: ChannelSummary[] = [];
-  for (const channel of ctx.registry.values()) channels.push(summary(channel));
-  json(res, 200, { channels });
+/** Every channel on this node, as GET /api/channels lists them; GET /channels shows part of each. */
+export function channelSummaries(registry: ChannelRegistry): ChannelSummary[] {
+  return Array.from(registry.values(), summary);
 }
 
 function describeChannel(res: ServerResponse, channel: Channel): void {
-  json(res, 200, { ...summary(channel), members: [...channel.members.keys()] });
+  const detail: ChannelDetail = { ...summary(channel), members: [...channel.members.keys()] };
+  json(res, 200, detail);
 }
 
 async function publish(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, path: string, id: string, from: string): Promise<void> {

@@ -53,7 +53,12 @@ export function mayJoin(identity: Identity, path: string, id: string): boolean {
 }
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(`^${wildcard(pattern, '.*')}$`);
+}
+
+/** The regular expression source of a pattern in which each `*` stands for `star` and everything else for itself. */
+export function wildcard(pattern: string, star: string): string {
+  return pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(star);
 }
 
 export interface MintOptions {

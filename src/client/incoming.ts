@@ -1,13 +1,17 @@
+import type { ServerEventName } from '../wire/messages.js';
 import type { ChatMessage, RequestId } from './types.js';
 
-/** A server frame the client acts on, validated. */
+/** A server frame the client acts on, validated; it ignores `refresh` and `helloworld`. */
 export type Incoming =
-  | { event: 'token'; token: string; re?: RequestId; epoch?: string; seq?: number; recovered?: boolean }
-  | { event: 'message'; message: ChatMessage }
-  | { event: 'join' | 'leave'; user: string }
-  | { event: 'ack'; re: RequestId; seq?: number; duplicate: boolean; local: boolean }
-  | { event: 'user_list'; users: string[]; re?: RequestId }
-  | { event: 'error'; code: string; message: string; re?: RequestId; user?: string; retryAfterMs?: number };
+  | Frame<'token', { token: string; re?: RequestId; epoch?: string; seq?: number; recovered?: boolean }>
+  | Frame<'message', { message: ChatMessage }>
+  | Frame<'join' | 'leave', { user: string }>
+  | Frame<'ack', { re: RequestId; seq?: number; duplicate: boolean; local: boolean }>
+  | Frame<'user_list', { users: string[]; re?: RequestId }>
+  | Frame<'error', { code: string; message: string; re?: RequestId; user?: string; retryAfterMs?: number }>;
+
+/** A frame of one of the events the server sends, with what the client reads of it. */
+type Frame<E extends ServerEventName, F> = { event: E } & F;
 
 type Fields = Record<string, unknown>;
 

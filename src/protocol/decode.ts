@@ -42,15 +42,9 @@ function decodeEvent(event: string, f: Fields): Decoded {
       return auth === false ? badToken() : ok({ event, auth });
     }
     case 'talk_with':
-      return decodeTalk(f);
     case 'broadcast':
-    case 'helloworld': {
-      const auth = token(f.auth);
-      if (auth === false) return badToken();
-      if (f.message === undefined) return { ok: false, code: 'bad_message' };
-      if (tooDeep(f.message)) return { ok: false, code: 'message_too_deep' };
-      return ok({ event, auth, message: f.message });
-    }
+    case 'helloworld':
+      return decodeSend(event, f);
     case 'close':
       return ok({ event });
     case 'refresh': {
@@ -98,22 +92,33 @@ export function validName(value: unknown): string | null {
   return user;
 }
 
-function decodeTalk(f: Fields): Decoded {
+/** A request that sends a message: to some members (`talk_with`), or to all. */
+function decodeSend(event: 'talk_with' | 'broadcast' | 'helloworld', f: Fields): Decoded {
   const auth = token(f.auth);
   if (auth === false) return badToken();
-  if (f.message === undefined) return { ok: false, code: 'bad_message' };
-  if (tooDeep(f.message)) return { ok: false, code: 'message_too_deep' };
+  const unsendable = messageProblem(f.message);
+  if (unsendable !== null) return { ok: false, code: unsendable };
+  if (event !== 'talk_with') return ok({ event, auth, message: f.message });
   // The seed spells it with_cilents; the correct spelling is accepted too.
   const raw = f.with_cilents ?? f.with_clients;
-  if (raw === undefined || raw === null) return ok({ event: 'talk_with', auth, message: f.message });
-  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((n): n is string => typeof n === 'string')) {
-    return { ok: false, code: 'bad_recipients' };
-  }
-  return ok({ event: 'talk_with', auth, message: f.message, to: raw });
+  if (raw === undefined || raw === null) return ok({ event, auth, message: f.message });
+  const to = validRecipients(raw);
+  return to === null ? { ok: false, code: 'bad_recipients' } : ok({ event, auth, message: f.message, to });
+}
+
+/** Why a `message` to send is refused, from a client or the API: absent, or nested too deep; null when it is fine. */
+export function messageProblem(message: unknown): 'bad_message' | 'message_too_deep' | null {
+  if (message === undefined) return 'bad_message';
+  return tooDeep(message) ? 'message_too_deep' : null;
+}
+
+/** A non-empty list of user names to send to, from a client or the API; null when it is not one. */
+export function validRecipients(value: unknown): string[] | null {
+  return Array.isArray(value) && value.length > 0 && value.every((n): n is string => typeof n === 'string') ? value : null;
 }
 
 /** Whether a parsed JSON value nests arrays or objects more than MAX_DEPTH levels; iterative. */
-export function tooDeep(value: unknown): boolean {
+function tooDeep(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   let level: unknown[] = [value];
   for (let depth = 1; level.length > 0; depth += 1) {

@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode } from '../errors.js';
+import type { ServerEventName } from '../wire/messages.js';
 import type { RequestId } from './messages.js';
 
 /**
@@ -14,11 +15,11 @@ export interface Standing {
 }
 
 export function tokenEvent(token: string, re: RequestId | undefined, standing: Standing): string {
-  return JSON.stringify({ event: 'token', message: token, re, epoch: standing.epoch, seq: standing.seq, recovered: standing.recovered });
+  return serverEvent({ event: 'token', message: token, re, epoch: standing.epoch, seq: standing.seq, recovered: standing.recovered });
 }
 
 export function userListEvent(users: string[], re?: RequestId): string {
-  return JSON.stringify({ event: 'user_list', message: users, re });
+  return serverEvent({ event: 'user_list', message: users, re });
 }
 
 /**
@@ -35,15 +36,15 @@ export function messageTail(ts: number): string {
 
 export function helloworldEvent(message: unknown): string {
   const text = typeof message === 'string' ? message : JSON.stringify(message);
-  return JSON.stringify({ event: 'helloworld', message: `helloworld ${text}` });
+  return serverEvent({ event: 'helloworld', message: `helloworld ${text}` });
 }
 
 export function presenceEvent(event: 'join' | 'leave', user: string): string {
-  return JSON.stringify({ event, user });
+  return serverEvent({ event, user });
 }
 
 export function refreshEvent(exp: number | null, re?: RequestId): string {
-  return JSON.stringify({ event: 'refresh', exp, re });
+  return serverEvent({ event: 'refresh', exp, re });
 }
 
 /** How a request was carried out: its seq, or that it was a duplicate, or delivered on this node only. */
@@ -54,7 +55,7 @@ export interface Outcome {
 }
 
 export function ackEvent(re: RequestId, outcome: Outcome = {}): string {
-  return JSON.stringify({ event: 'ack', re, seq: outcome.seq, duplicate: outcome.duplicate, local: outcome.local });
+  return serverEvent({ event: 'ack', re, seq: outcome.seq, duplicate: outcome.duplicate, local: outcome.local });
 }
 
 export interface ErrorDetails {
@@ -65,7 +66,12 @@ export interface ErrorDetails {
 }
 
 export function errorEvent(code: ErrorCode, details: ErrorDetails = {}): string {
-  return JSON.stringify({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user, retryAfterMs: details.retryAfterMs });
+  return serverEvent({ event: 'error', code, message: details.message ?? ERRORS[code].message, re: details.re, user: details.user, retryAfterMs: details.retryAfterMs });
+}
+
+/** The JSON of an event the server sends, its name checked against the names both sides know. */
+function serverEvent(frame: { event: ServerEventName } & Record<string, unknown>): string {
+  return JSON.stringify(frame);
 }
 
 /**

@@ -6,6 +6,12 @@
 /** What a request carries in `id` and its reply in `re`. */
 export type RequestId = string | number;
 
+/**
+ * The `event` of every frame the server sends. A message published through the HTTP API may carry
+ * its own name instead of `message`.
+ */
+export type ServerEventName = 'token' | 'user_list' | 'message' | 'error' | 'ack' | 'join' | 'leave' | 'refresh' | 'helloworld';
+
 /** A chat message as a member receives it. */
 export interface ChatMessage {
   /** The message as its sender gave it: any JSON value. */

@@ -3,21 +3,8 @@
  * then polls /api/channels every second, and the selected channel's members. Rows are updated in
  * place, keyed by channel, so keyboard focus and screen-reader position survive each refresh.
  */
-
-/** A channel as GET /api/channels lists it. */
-interface ChannelSummary {
-  path: string;
-  id: string;
-  members: number;
-  connections: number;
-  seq: number;
-  created: string;
-  lastActivity: string;
-}
-
-interface ChannelDetail extends Omit<ChannelSummary, 'members'> {
-  members: string[];
-}
+import type { ChannelDetail, ChannelSummary } from '../../wire/api.js';
+import { byId as $ } from '../dom.js';
 
 interface Row {
   tr: HTMLTableRowElement;
@@ -32,12 +19,6 @@ const POLL_MS = 1_000;
 const KEY_STORE = 'rooms-admin-key';
 
 class Refused extends Error {}
-
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (el === null) throw new Error(`the page has no #${id}`);
-  return el as T;
-};
 
 const ui = {
   login: $<HTMLFormElement>('login'),

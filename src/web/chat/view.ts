@@ -1,4 +1,5 @@
 import type { ClientState } from '../../client/index.js';
+import { byId } from '../dom.js';
 
 /** The page's elements, looked up once. */
 export interface Elements {
@@ -20,27 +21,22 @@ export interface Elements {
 }
 
 export function elements(): Elements {
-  const get = <T extends HTMLElement>(id: string): T => {
-    const element = document.getElementById(id);
-    if (element === null) throw new Error(`the page has no #${id}`);
-    return element as T;
-  };
   return {
-    where: get('where'),
-    status: get('status'),
-    leave: get('leave'),
-    join: get('join'),
-    joinNotice: get('join-notice'),
-    channel: get('channel'),
-    user: get('user'),
-    chat: get('chat'),
-    notices: get('notices'),
-    messages: get('messages'),
-    members: get('members'),
-    count: get('count'),
-    composer: get('composer'),
-    to: get('to'),
-    text: get('text'),
+    where: byId('where'),
+    status: byId('status'),
+    leave: byId('leave'),
+    join: byId('join'),
+    joinNotice: byId('join-notice'),
+    channel: byId('channel'),
+    user: byId('user'),
+    chat: byId('chat'),
+    notices: byId('notices'),
+    messages: byId('messages'),
+    members: byId('members'),
+    count: byId('count'),
+    composer: byId('composer'),
+    to: byId('to'),
+    text: byId('text'),
   };
 }
 
