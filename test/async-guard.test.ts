@@ -39,6 +39,14 @@ function replace<T extends object, K extends keyof T>(target: T, key: K, replace
   return restore;
 }
 
+/** Makes the next call of an async method reject with `error`; the calls after it are the real ones. */
+function failNext<T extends object, K extends keyof T>(target: T, key: K, error: Error): void {
+  const restore = replace(target, key, (() => {
+    restore();
+    return Promise.reject(error);
+  }) as T[K]);
+}
+
 /** What a bug in a connection's async work costs: that connection, with internal_error and 1011. */
 async function expectInternalError(victim: Client): Promise<void> {
   expect(await victim.next('error')).to.include({ event: 'error', code: 'internal_error' });
@@ -74,61 +82,30 @@ describe('async work of a connection', () => {
   }
 
   describe('a bug costs that connection only (internal_error, 1011), logged once', () => {
-    it('in the name claim: engine.join throws', async () => {
-      const { server, url, logged } = await serverWithLog();
-      const { client: carol } = await join(url('1'), 'carol');
-      const victim = await connect(url('1'));
-      const restore = replace(server.engine, 'join', () => {
-        restore();
-        return Promise.reject(new TypeError('injected: join'));
+    const rejected: { when: string; method: 'join' | 'recover' | 'members'; named: boolean; send: (token: string) => Record<string, unknown>; logged: RegExp }[] = [
+      { when: 'in the name claim: engine.join throws', method: 'join', named: false, send: () => ({ event: 'auth', user: 'bob' }), logged: /^failed to claim a name/ },
+      { when: 'in the name claim: engine.recover throws after the name was claimed', method: 'recover', named: false, send: () => ({ event: 'auth', user: 'bob' }), logged: /^failed to claim a name/ },
+      { when: 'in user_list: engine.members throws', method: 'members', named: true, send: (token) => ({ event: 'user_list', auth: token }), logged: /^failed to list the users/ },
+      {
+        when: 'in a direct message to a member of another node: engine.members throws',
+        method: 'members',
+        named: true,
+        send: (token) => ({ event: 'talk_with', auth: token, message: 'hi', with_cilents: ['elsewhere'] }),
+        logged: /^failed to look up the recipients/,
+      },
+    ];
+    for (const r of rejected) {
+      it(r.when, async () => {
+        const { server, url, logged } = await serverWithLog();
+        const { client: carol } = await join(url('1'), 'carol');
+        const victim = r.named ? await join(url('1'), 'bob') : { client: await connect(url('1')), token: '' };
+        failNext(server.engine, r.method, new TypeError(`injected: ${r.method}`));
+        victim.client.send(r.send(victim.token));
+        await expectInternalError(victim.client);
+        await expectServed(carol);
+        expectLoggedOnce(logged, r.logged, `injected: ${r.method}`);
       });
-      victim.send({ event: 'auth', user: 'bob' });
-      await expectInternalError(victim);
-      await expectServed(carol);
-      expectLoggedOnce(logged, /^failed to claim a name/, 'injected: join');
-    });
-
-    it('in the name claim: engine.recover throws after the name was claimed', async () => {
-      const { server, url, logged } = await serverWithLog();
-      const { client: carol } = await join(url('1'), 'carol');
-      const victim = await connect(url('1'));
-      const restore = replace(server.engine, 'recover', () => {
-        restore();
-        return Promise.reject(new TypeError('injected: recover'));
-      });
-      victim.send({ event: 'auth', user: 'bob' });
-      await expectInternalError(victim);
-      await expectServed(carol);
-      expectLoggedOnce(logged, /^failed to claim a name/, 'injected: recover');
-    });
-
-    it('in user_list: engine.members throws', async () => {
-      const { server, url, logged } = await serverWithLog();
-      const { client: carol } = await join(url('1'), 'carol');
-      const { client: victim, token } = await join(url('1'), 'bob');
-      const restore = replace(server.engine, 'members', () => {
-        restore();
-        return Promise.reject(new TypeError('injected: members'));
-      });
-      victim.send({ event: 'user_list', auth: token });
-      await expectInternalError(victim);
-      await expectServed(carol);
-      expectLoggedOnce(logged, /^failed to list the users/, 'injected: members');
-    });
-
-    it('in a direct message to a member of another node: engine.members throws', async () => {
-      const { server, url, logged } = await serverWithLog();
-      const { client: carol } = await join(url('1'), 'carol');
-      const { client: victim, token } = await join(url('1'), 'bob');
-      const restore = replace(server.engine, 'members', () => {
-        restore();
-        return Promise.reject(new TypeError('injected: members'));
-      });
-      victim.send({ event: 'talk_with', auth: token, message: 'hi', with_cilents: ['elsewhere'] });
-      await expectInternalError(victim);
-      await expectServed(carol);
-      expectLoggedOnce(logged, /^failed to look up the recipients/, 'injected: members');
-    });
+    }
 
     it('after a publish: what engine.publish resolved to throws when read', async () => {
       const { server, url, logged } = await serverWithLog();
@@ -174,10 +151,7 @@ describe('async work of a connection', () => {
 
       /** The next verify of any verifier (the server has one) rejects, as a bug in it would. */
       function breakVerify(): void {
-        const restore = replace(JwtVerifier.prototype, 'verify', () => {
-          restore();
-          return Promise.reject(new TypeError('injected: verify'));
-        });
+        failNext(JwtVerifier.prototype, 'verify', new TypeError('injected: verify'));
       }
 
       it('at auth', async () => {
@@ -227,10 +201,7 @@ describe('async work of a connection', () => {
     it('user_list answers with this node\'s members when engine.members is unavailable', async () => {
       const { server, url, logged } = await serverWithLog();
       const { client: carol, token } = await join(url('1'), 'carol');
-      const restore = replace(server.engine, 'members', () => {
-        restore();
-        return Promise.reject(new EngineUnavailable('injected'));
-      });
+      failNext(server.engine, 'members', new EngineUnavailable('injected'));
       expect((await carol.request({ event: 'user_list', auth: token }, 'user_list')).message).to.deep.equal(['carol']);
       await expectServed(carol);
       expect(logged).to.deep.equal([]);
@@ -241,10 +212,7 @@ describe('async work of a connection', () => {
       const { server, url, logged } = await serverWithLog();
       const { client: carol } = await join(url('1'), 'carol');
       const victim = await connect(url('1'));
-      const restore = replace(server.engine, 'join', () => {
-        restore();
-        return Promise.reject(new EngineUnavailable('injected'));
-      });
+      failNext(server.engine, 'join', new EngineUnavailable('injected'));
       expect(await victim.request({ event: 'auth', user: 'bob', id: 1 }, 'error')).to.include({ code: 'unavailable', re: 1 });
       expect(await victim.request({ event: 'auth', user: 'bob', id: 2 }, 'token')).to.include({ re: 2 });
       await expectServed(carol);

@@ -51,7 +51,9 @@ export class Channel {
    */
   unsure = false;
   /** The dedup keys of messages delivered here, oldest first: see {@link Channel.remember}. */
-  private readonly ids = new Map<string, { seq: number | null; at: number }>();
+  private readonly ids = new Map<string, Remembered>();
+  /** Orders admissions and deliveries here, to tell who was a member when a message went out. */
+  private clock = 0;
   /** When a member last joined or left here, or a message was delivered here (ms since the epoch). */
   lastActivity = this.created;
   private waiting: Waiting[] = [];
@@ -106,6 +108,7 @@ export class Channel {
   /** A connection that claimed its name becomes a named member. */
   admit(connection: Connection): void {
     this.named.set(connection.name!, connection);
+    connection.admitted = ++this.clock;
     this.lastActivity = Date.now();
   }
 
@@ -148,7 +151,9 @@ export class Channel {
     if (this.waiting.length === 0) return;
     const still: Waiting[] = [];
     for (const w of this.waiting) {
-      if (w.epoch !== epoch || w.seq <= seq) {
+      // A wait in another epoch is not answered by this delivery: it runs once its own epoch is
+      // delivered here, or fails by its deadline.
+      if (w.epoch === epoch && w.seq <= seq) {
         clearTimeout(w.timer);
         w.run();
       } else still.push(w);
@@ -181,7 +186,7 @@ export class Channel {
   remember(key: string, seq: number | null, limit: number, ttl: number): void {
     const now = Date.now();
     this.ids.delete(key);
-    this.ids.set(key, { seq, at: now });
+    this.ids.set(key, { seq, at: now, order: ++this.clock });
     for (const [oldest, entry] of this.ids) {
       if (this.ids.size <= limit && entry.at > now - ttl) break;
       this.ids.delete(oldest);
@@ -189,7 +194,7 @@ export class Channel {
   }
 
   /** The entry of a dedup key delivered here within `ttl`, if any. */
-  recall(key: string, ttl: number): { seq: number | null } | undefined {
+  recall(key: string, ttl: number): Remembered | undefined {
     const entry = this.ids.get(key);
     return entry !== undefined && entry.at > Date.now() - ttl ? entry : undefined;
   }
@@ -200,6 +205,14 @@ export class Channel {
     this.waiting = [];
     this.wss.close();
   }
+}
+
+/** A message id delivered here: the seq it had (null for a local copy), when, and in what order with admissions. */
+export interface Remembered {
+  seq: number | null;
+  at: number;
+  /** Members admitted before this had the message; those admitted after did not. */
+  order: number;
 }
 
 /** How a channel is named to the engine: `PATH?id=ID`. */

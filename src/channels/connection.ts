@@ -62,6 +62,8 @@ export class Connection {
   envelope = false;
   /** `since` and `epoch` from the upgrade URL, used by an auth that gives neither. */
   resume: Resume | null = null;
+  /** When it became a member of its channel, in the channel's own order (see Channel.admit). */
+  admitted = 0;
   /** Publications up to this seq in `floorEpoch` reached the member already (replayed, or before it joined). */
   floor = 0;
   floorEpoch: string | null = null;

@@ -6,7 +6,7 @@ import { sealEnvelope } from '../protocol/envelope.js';
 import { binaryFrame, textFrame } from '../transport/frame.js';
 import type { Outbox } from '../transport/outbox.js';
 import type { Connection } from './connection.js';
-import type { Channel } from './channel.js';
+import type { Channel, Remembered } from './channel.js';
 import type { ChannelRegistry } from './registry.js';
 
 /** One message's frames, each built once on first need: JSON text, and the binary envelope. */
@@ -25,9 +25,14 @@ export class MessageFrames {
 /** A fill that cannot reach the store tries again after this, doubling up to the cap. */
 const FILL_RETRY_BASE = 100;
 const FILL_RETRY_CAP = 2_000;
+/** Errors Redis answers a fill with (out of memory, read-only, busy) that it may get over: tried this often. */
+const FILL_REFUSALS = 5;
 
 export interface DeliveryOptions {
-  /** Dedup keys remembered per channel, and for how long (ms): historySize and historyTtl. */
+  /**
+   * historySize: the dedup keys remembered per channel, and the publications held while a gap is
+   * filled (past it, history no longer holds the gap).
+   */
   idLimit: number;
   idTtl: number;
   /** The store became reachable or unreachable. */
@@ -137,6 +142,7 @@ export class Delivery implements EngineSink {
     channel.filling ??= [];
     let delay = FILL_RETRY_BASE;
     let waited = false;
+    let refusals = 0;
     let position: Position | null = null;
     let filled = false;
     for (;;) {
@@ -144,11 +150,13 @@ export class Delivery implements EngineSink {
         channel.filling = null;
         return;
       }
+      // More arrived since the gap than history keeps: it no longer holds the gap.
+      if ((channel.filling?.length ?? 0) > this.options.idLimit) break;
       try {
         ({ position, filled } = await this.catchUp(channel));
         break;
       } catch (err) {
-        if (!(err instanceof EngineUnavailable)) {
+        if (!(err instanceof EngineUnavailable) || (err.refused && ++refusals > FILL_REFUSALS)) {
           this.log.error({ channel: channel.key, err }, 'failed to fill what this node missed; telling its members');
           break;
         }
@@ -189,14 +197,17 @@ export class Delivery implements EngineSink {
     const from = channel.seq;
     const epoch = channel.epoch;
     // Nothing was delivered here yet: there is no gap, only what arrives from now on.
-    if (from === null || epoch === null) return { position: null, filled: true };
-    let recovery = await this.engine.recover(channel.key, from, epoch);
+    if (from === null || epoch === null) {
+      channel.unsure = false;
+      return { position: null, filled: true };
+    }
+    let recovery = await this.engine.recover(channel.key, from, epoch, true);
     if (recovery.epoch !== epoch) {
       // The history was lost and a new one began: what this node missed is all of the new one. If
       // this node had stopped hearing from the store, the old epoch's last messages may never have
       // reached it: its members are told before anything of the new epoch reaches them.
-      if (channel.unsure) {
-        this.log.warn({ channel: channel.key, epoch: recovery.epoch }, 'history was lost while this node was cut off; telling its members');
+      if (channel.unsure || recovery.behind === true) {
+        this.log.warn({ channel: channel.key, epoch: recovery.epoch }, 'history was lost while this node was cut off, or went back; telling its members');
         this.missed(channel, recovery.epoch, 0);
       }
       channel.unsure = false;
@@ -206,6 +217,8 @@ export class Delivery implements EngineSink {
     }
     if (!recovery.recovered) {
       if (recovery.seq > (channel.seq ?? 0)) this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed; telling its members');
+      // The members are told below: nothing is unsure any more.
+      channel.unsure = false;
       return { position: recovery, filled: false };
     }
     channel.unsure = false;
@@ -224,8 +237,10 @@ export class Delivery implements EngineSink {
   /** Sends a publication to every member here it is addressed to. */
   deliver(channel: Channel, p: Publication): void {
     const key = p.route.dedup;
-    // A message sent again after the store forgot its id (a new epoch) was delivered here already.
-    if (key === undefined || channel.recall(key, this.options.idTtl) === undefined) this.fanOut(channel, p.json, p.route, p);
+    // A message sent again after the store forgot its id (a new epoch), or whose earlier send
+    // reached the members here as a local copy, goes only to those who were not members then.
+    const known = key === undefined ? undefined : channel.recall(key, this.options.idTtl);
+    this.fanOut(channel, p.json, p.route, p, known?.order ?? 0);
     if (key !== undefined) channel.remember(key, p.seq, this.options.idLimit, this.options.idTtl);
     // After the fan-out: an ack waiting for this seq must follow the sender's own copy.
     channel.advance(p.epoch, p.seq);
@@ -233,21 +248,22 @@ export class Delivery implements EngineSink {
 
   /** A message made while this node is cut off from the store: to the live members here, without a seq. */
   local(channel: Channel, json: string, route: Route): void {
-    this.fanOut(channel, json, route, null);
+    this.fanOut(channel, json, route, null, 0);
     if (route.dedup !== undefined) channel.remember(route.dedup, null, this.options.idLimit, this.options.idTtl);
   }
 
   /** The seq a message with this dedup key got when it was delivered here (null: delivered locally), if it was. */
-  recall(channel: Channel, key: string): { seq: number | null } | undefined {
+  recall(channel: Channel, key: string): Remembered | undefined {
     return channel.recall(key, this.options.idTtl);
   }
 
   /**
    * Queues a message, framed once per format, to the members here it is addressed to. A member
    * being admitted holds a publication for later (a local message, which has no seq to order it
-   * by, is not for it); one that has had it already (replayed) is skipped.
+   * by, is not for it); one that has had it already (replayed, or a member admitted before `hadIt`,
+   * the order in which an earlier copy of the same message id went out here) is skipped.
    */
-  private fanOut(channel: Channel, json: string, route: Route, p: Publication | null): void {
+  private fanOut(channel: Channel, json: string, route: Route, p: Publication | null, hadIt: number): void {
     const frames = new MessageFrames(json);
     let sent = 0;
     // The common case, a message to everyone (but maybe its sender), decided once, not per member.
@@ -260,6 +276,7 @@ export class Delivery implements EngineSink {
         continue;
       }
       if (p !== null && member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
+      if (member.admitted < hadIt) continue;
       this.outbox.send(member, frames.for(member));
       sent += 1;
     }

@@ -22,6 +22,9 @@ export interface PresenceOptions {
 
 type Auth = Extract<Request, { event: 'auth' }>;
 
+/** How long after a refused re-claim the names are claimed again. */
+const RETRY_CLAIMS = 1_000;
+
 /**
  * Names across nodes: claiming a name for a connection (and resuming it where it left off), the
  * user list, giving a name back when its connection goes, and claiming every name again after the
@@ -99,6 +102,8 @@ export class Presence {
       // Where the channel stands is unknown: the reply says only what this node knows.
     }
     if (!connection.open) return;
+    // The store had gone back in time: what this node delivered past its seq is in no history.
+    if (recovery?.behind === true) channel.unsure = true;
     if (recovery !== null && channel.seq === null) {
       // The first member here: from now on a jump past this seq is a gap this node must fill.
       channel.epoch = recovery.epoch;
@@ -150,18 +155,29 @@ export class Presence {
    * closing a member whose name another node admitted meanwhile, and fills each channel's gap.
    */
   private async claimAgain(): Promise<void> {
+    let unclaimed = 0;
     for (const channel of [...this.options.registry.values()]) {
       for (const [name, member] of [...channel.members]) {
         if (channel.members.get(name) !== member) continue;
         try {
           if (!(await this.engine.join(channel.key, name))) this.replies.fail(member, 'name_taken');
         } catch {
+          unclaimed += 1;
           continue;
         }
         // It left while its name was being claimed again: give the name back.
         if (channel.members.get(name) !== member) await this.engine.leave(channel.key, name);
       }
       await this.options.delivery.fill(channel);
+    }
+    // Redis refused some claims while it was up (out of memory, read-only, busy): try again soon,
+    // so that no name stays unclaimed and open to another node. When it goes down instead, its
+    // return starts a resync anyway.
+    if (unclaimed > 0 && this.engine.up) {
+      this.replies.log.warn({ unclaimed }, 'redis refused to claim some names again; retrying');
+      setTimeout(() => {
+        if (this.engine.up) this.resync();
+      }, RETRY_CLAIMS).unref();
     }
   }
 }

@@ -45,7 +45,7 @@ export class Publisher {
 
   /** A message to every member (`echo`: the sender too) or to every member but the sender. */
   toAll(member: Named, request: Post, echo: boolean): void {
-    this.post(member, request, { from: member.name, echo });
+    this.post(member, request, { from: member.name, echo }, Date.now() + this.options.answerWithin);
   }
 
   /** A message to the named members only; each name not in the channel gets the sender an error. */
@@ -54,9 +54,11 @@ export class Publisher {
       const message = say('too_many_recipients', { count: names.length, limit: this.options.maxRecipients });
       return this.replies.fail(member, 'too_many_recipients', { message, re: request.id });
     }
+    // The answer is due within redisTimeout of the request, the look-up of the recipients included.
+    const deadline = Date.now() + this.options.answerWithin;
     const unique = [...new Set(names)];
-    if (unique.every((name) => member.channel.members.has(name))) return this.post(member, request, { from: member.name, to: unique, echo: false });
-    this.replies.guard(member, 'to look up the recipients', () => this.toNamedAcross(member, request, unique));
+    if (unique.every((name) => member.channel.members.has(name))) return this.post(member, request, { from: member.name, to: unique, echo: false }, deadline);
+    this.replies.guard(member, 'to look up the recipients', () => this.toNamedAcross(member, request, unique, deadline));
   }
 
   /** The seed's helloworld: a text event for every named member, at most once, no seq. */
@@ -77,9 +79,17 @@ export class Publisher {
    * clash with a protocol event). With `to`, either every name is in the channel and the message
    * goes to them, or nothing is sent and the missing names come back. A channel with no named
    * member on any node gets nothing (`empty`).
-   * @throws EngineUnavailable when the store cannot be reached
+   * @throws EngineUnavailable when the store cannot be reached, or did not answer within redisTimeout
    */
-  async publishFrom(path: string, id: string, from: string, message: unknown, to: string[] | undefined, event?: string): Promise<PublishOutcome> {
+  publishFrom(path: string, id: string, from: string, message: unknown, to: string[] | undefined, event?: string): Promise<PublishOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EngineUnavailable('redis did not answer within redisTimeout')), this.options.answerWithin);
+    });
+    return Promise.race([this.publishNow(path, id, from, message, to, event), late]).finally(() => clearTimeout(timer));
+  }
+
+  private async publishNow(path: string, id: string, from: string, message: unknown, to: string[] | undefined, event?: string): Promise<PublishOutcome> {
     const key = channelKey(path, id);
     const names = new Set(await this.engine.members(key));
     if (names.size === 0) return { ok: false, empty: true };
@@ -92,7 +102,7 @@ export class Publisher {
   }
 
   /** A direct message naming members this node does not hold: asks who is in the channel on every node. */
-  private async toNamedAcross(member: Named, request: Post, names: string[]): Promise<void> {
+  private async toNamedAcross(member: Named, request: Post, names: string[], deadline: number): Promise<void> {
     let present: Set<string>;
     try {
       present = new Set(await this.engine.members(member.channel.key));
@@ -105,7 +115,7 @@ export class Publisher {
       if (present.has(name)) to.push(name);
       else this.replies.fail(member, 'no_such_user', { message: `user ${member.name} send to ${name} error`, user: name, re: request.id });
     }
-    if (to.length > 0) this.post(member, request, { from: member.name, to, echo: false });
+    if (to.length > 0) this.post(member, request, { from: member.name, to, echo: false }, deadline);
   }
 
   /**
@@ -113,9 +123,10 @@ export class Publisher {
    * the ack follows the sender's own copy. Once the node is cut off from the store, the message
    * goes to this node's members only, without a seq, and the ack says `local`. (Until then, a
    * failed publish is refused with `unavailable`: what the store ordered before it failed may still
-   * arrive, and a local message must not overtake it.)
+   * arrive, and a local message must not overtake it.) Whatever the store does, the message is
+   * answered once, by `deadline` at the latest.
    */
-  private post(member: Named, request: Post, route: Route): void {
+  private post(member: Named, request: Post, route: Route, deadline: number): void {
     const channel = member.channel;
     const head = encode.messageHead(request.message, member.name, channel.id);
     const tail = encode.messageTail(Date.now());
@@ -132,19 +143,26 @@ export class Publisher {
       if (re !== undefined) this.replies.send(member, encode.ackEvent(re, { local: true }));
       return;
     }
-    // Every answer comes within redisTimeout: the publish times out by then, and so does the wait for
-    // this node's own copy (a sender is never acked before its own copy is delivered here).
-    const deadline = Date.now() + this.options.answerWithin;
+    // One answer, by the deadline: an ack once this node delivered the sender's own copy (a sender
+    // is never acked before it), or unavailable when the store, or that delivery, takes longer.
+    let answered = false;
+    const answer = (reply: () => void): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      reply();
+    };
+    const unavailable = (): void => answer(() => this.replies.fail(member, 'unavailable', { re }));
+    const timer = re === undefined ? undefined : setTimeout(unavailable, Math.max(deadline - Date.now(), 0));
+    const seen = channel.epoch !== null && channel.seq !== null ? { epoch: channel.epoch, seq: channel.seq } : undefined;
     this.replies.guard(member, 'to publish a message', () =>
-      this.engine.publish(channel.key, { head, tail, route: sent }).then(
-        (published) => {
-          if (re === undefined) return;
-          if (published.duplicate) return this.replies.send(member, encode.ackEvent(re, { seq: published.seq, duplicate: true }));
-          const ack = (): void => this.replies.send(member, encode.ackEvent(re, { seq: published.seq }));
-          channel.afterDelivered(published.epoch, published.seq, ack, () => this.replies.fail(member, 'unavailable', { re }), deadline - Date.now());
-        },
-        () => this.replies.fail(member, 'unavailable', { re }),
-      ),
+      this.engine.publish(channel.key, { head, tail, route: sent, seen }).then((published) => {
+        // The store had gone back in time: what this node delivered past its seq is in no history.
+        if (published.behind === true) channel.unsure = true;
+        if (re === undefined) return;
+        const ack = (): void => answer(() => this.replies.send(member, encode.ackEvent(re, { seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}) })));
+        channel.afterDelivered(published.epoch, published.seq, ack, unavailable, deadline - Date.now());
+      }, unavailable),
     );
   }
 }

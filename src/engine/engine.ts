@@ -30,6 +30,8 @@ export interface Draft {
   head: string;
   tail: string;
   route: Route;
+  /** Where the sending node stands in the channel: a store behind it in that epoch starts a new one. */
+  seen?: Position;
 }
 
 /** A message as every node receives it, and as history keeps it. */
@@ -46,6 +48,8 @@ export interface Published {
   seq: number;
   epoch: string;
   duplicate: boolean;
+  /** The store was behind `Draft.seen` (it lost recent writes), so this message began a new epoch. */
+  behind?: boolean;
 }
 
 /**
@@ -76,6 +80,11 @@ export interface Recovery extends Position {
    * `since` is ahead of the channel, or when history no longer reaches back to `since + 1`.
    */
   recovered: boolean;
+  /**
+   * The store was behind `since` in `epoch` (it lost recent writes: an older snapshot, a lagging
+   * replica), so a new epoch began: what came after the store's last seq may be lost.
+   */
+  behind?: boolean;
 }
 
 /** What an engine calls on its node. */
@@ -107,7 +116,11 @@ export const NO_SINK: EngineSink = {
 
 /** Thrown by every engine call that needs the store while it is unreachable. */
 export class EngineUnavailable extends Error {
-  constructor(reason: string) {
+  constructor(
+    reason: string,
+    /** The store answered with an error (out of memory, read-only, busy) rather than not at all. */
+    readonly refused = false,
+  ) {
     super(`engine unavailable: ${reason}`);
     this.name = 'EngineUnavailable';
   }
@@ -178,10 +191,12 @@ export interface Engine {
 
   /**
    * Where the channel stands, and with `since`, every publication after it if history still holds
-   * them all (and `epoch`, when given, is the channel's).
+   * them all (and `epoch`, when given, is the channel's). `own` says that since and epoch are what
+   * this node delivered (a gap fill), not what a client claims: a store behind that position then
+   * starts a new epoch (see `Recovery.behind`); a client's claim never changes the channel.
    * @throws EngineUnavailable
    */
-  recover(channel: string, since: number | null, epoch: string | null): Promise<Recovery>;
+  recover(channel: string, since: number | null, epoch: string | null, own?: boolean): Promise<Recovery>;
 }
 
 /** Settings every engine takes. */

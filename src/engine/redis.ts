@@ -71,7 +71,7 @@ export class RedisEngine implements Engine {
   private cut = true;
   /** Cuts this node off if it is still not up `timeout` after a connection was lost. */
   private watchdog: NodeJS.Timeout | null = null;
-  /** When each connection's socket connected, to drop one whose handshake Redis never answers. */
+  /** When each connection's socket connected or became ready, to drop one whose handshake or first PING Redis never answers. */
   private readonly connectedAt = new Map<Redis, number>();
   /** The last `up` told to the sink. */
   private reported = false;
@@ -111,6 +111,7 @@ export class RedisEngine implements Engine {
     // Subscriptions are restored by ioredis after 'ready' fires; a PING sent after them answers
     // once they are all in place, and only then can a history read miss nothing.
     this.sub.on('ready', () => {
+      this.connectedAt.set(this.sub, Date.now());
       const stream = this.sub.stream;
       setImmediate(() => {
         this.sub.ping().then(
@@ -211,10 +212,10 @@ export class RedisEngine implements Engine {
     const key = draft.route.dedup;
     const dedup = key === undefined ? '0' : '1';
     const seen = key === undefined ? k.seq : `${k.base}:seen:${key}`;
-    const args = [newEpoch(), POSITION_TTL, draft.head, draft.tail, JSON.stringify(draft.route), this.options.historySize, this.options.historyTtl, dedup, k.base];
+    const args = [newEpoch(), POSITION_TTL, draft.head, draft.tail, JSON.stringify(draft.route), this.options.historySize, this.options.historyTtl, dedup, k.base, draft.seen?.epoch ?? '', draft.seen?.seq ?? -1];
     const reply = await this.run(PUBLISH, [k.seq, k.epoch, k.log, seen], args);
-    const [epoch, seq, duplicate] = reply as [string, number, number];
-    return { epoch, seq, duplicate: duplicate === 1 };
+    const [epoch, seq, duplicate, behind] = reply as [string, number, number, number];
+    return { epoch, seq, duplicate: duplicate === 1, ...(behind === 1 ? { behind: true } : {}) };
   }
 
   signal(channel: string, signal: Signal): void {
@@ -257,10 +258,11 @@ export class RedisEngine implements Engine {
     return entries.map((e) => e.user);
   }
 
-  async recover(channel: string, since: number | null, epoch: string | null): Promise<Recovery> {
+  async recover(channel: string, since: number | null, epoch: string | null, own = false): Promise<Recovery> {
     const k = this.keys(channel);
-    const reply = (await this.run(RECOVER, [k.seq, k.epoch, k.log], [newEpoch(), POSITION_TTL, since ?? -1])) as [string, number, [string, string[]][]];
-    const position = { epoch: reply[0], seq: reply[1] };
+    const seen = own && since !== null && epoch !== null ? [epoch, since] : ['', -1];
+    const reply = (await this.run(RECOVER, [k.seq, k.epoch, k.log], [newEpoch(), POSITION_TTL, since ?? -1, epoch ?? '', ...seen])) as [string, number, [string, string[]][], number];
+    const position = { epoch: reply[0], seq: reply[1], ...(reply[3] === 1 ? { behind: true } : {}) };
     if (since === null) return { ...position, publications: [], recovered: false };
     const publications: Publication[] = [];
     for (const [id, fields] of reply[2]) {
@@ -299,7 +301,9 @@ export class RedisEngine implements Engine {
   private probeSubscriber(): void {
     const stream = this.sub.stream;
     const timer = setTimeout(() => {
-      if (this.sub.stream === stream) this.cutOff('redis did not answer a PING on the subscriber connection within redisTimeout');
+      if (this.sub.stream !== stream) return;
+      this.drop(this.sub);
+      this.cutOff('redis did not answer a PING on the subscriber connection within redisTimeout');
     }, this.options.timeout);
     timer.unref();
     this.sub.ping().then(
@@ -308,12 +312,22 @@ export class RedisEngine implements Engine {
     );
   }
 
-  /** A socket that connected but whose handshake Redis has not answered within `timeout` is dropped and tried again. */
+  /**
+   * A socket that connected but whose handshake Redis has not answered within `timeout`, or a
+   * subscriber whose first PING after it became ready has not been answered, is dropped and tried
+   * again: a connection made in the middle of a partition can hang like any other.
+   */
   private dropStalledHandshakes(): void {
     const now = Date.now();
     for (const [client, at] of this.connectedAt) {
-      if (client.status === 'connect' && now - at > this.options.timeout) client.stream.destroy();
+      const stalled = client.status === 'connect' || (client === this.sub && client.status === 'ready' && !this.subReady);
+      if (stalled && now - at > this.options.timeout) this.drop(client);
     }
+  }
+
+  /** Drops one connection at once, without waiting for a goodbye a dead link would never carry; ioredis connects it again. */
+  private drop(client: Redis): void {
+    if (client.status === 'ready' || client.status === 'connect') client.stream.destroy();
   }
 
   /**
@@ -328,9 +342,8 @@ export class RedisEngine implements Engine {
     this.cmdReady = false;
     this.subReady = false;
     this.beaten = false;
-    for (const client of [this.cmd, this.sub]) {
-      if (client.status === 'ready' || client.status === 'connect') client.stream.destroy();
-    }
+    this.drop(this.cmd);
+    this.drop(this.sub);
     this.sink.cut();
     this.changed();
   }
@@ -342,7 +355,10 @@ export class RedisEngine implements Engine {
     const up = this.up;
     if (up === this.reported) {
       // Down already, and now cut off too: the sink learns that nothing more will arrive.
-      if (!up && this.cut && !this.reportedCut && !this.closed) this.sink.state(false);
+      if (!up && this.cut && !this.reportedCut && !this.closed) {
+        this.warnDown();
+        this.sink.state(false);
+      }
       this.reportedCut = this.cut;
       return;
     }
@@ -351,7 +367,7 @@ export class RedisEngine implements Engine {
     if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
     if (up) this.retryLeaves();
     if (up) this.warned = false;
-    else this.warnDown();
+    else if (this.cut) this.warnDown();
     for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
   }
@@ -427,11 +443,17 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** A command that failed; one Redis did not answer within `timeout` cuts the node off. */
+  /**
+   * A command that failed. One Redis did not answer within `timeout` drops its connection (ioredis
+   * would keep it queued) and cuts the node off; an error Redis answered with is `refused`.
+   */
   private failed(err: unknown): EngineUnavailable {
     const message = err instanceof Error ? err.message : String(err);
-    if (message === COMMAND_TIMED_OUT) this.cutOff('redis did not answer a command within redisTimeout');
-    return new EngineUnavailable(message);
+    if (message === COMMAND_TIMED_OUT) {
+      this.drop(this.cmd);
+      this.cutOff('redis did not answer a command within redisTimeout');
+    }
+    return new EngineUnavailable(message, err instanceof Error && err.name === 'ReplyError');
   }
 
   private key(name: string): string {

@@ -32,17 +32,36 @@ end
 `;
 
 /**
+ * A store behind a position someone saw in the same epoch (Redis restarted from an older snapshot
+ * or AOF, or failed over to a replica that lagged) would give out seqs again that were already
+ * delivered: start a new epoch instead, so that an epoch and a seq never name two messages.
+ * ARGV[epochAt], ARGV[seqAt]: the epoch and seq seen ('' and -1 for none). Sets `behind`.
+ */
+function behind(epochAt: number, seqAt: number): string {
+  return `
+local behind = 0
+if epoch == ARGV[${epochAt}] and tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[${seqAt}]) then
+  behind = 1
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[1], KEYS[3])
+  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[2])
+end
+`;
+}
+
+/**
  * KEYS: seq, epoch, log, seen-key. ARGV: new epoch, position ttl, head, tail, route, maxlen,
- * history ttl, has-dedup ('1'/'0'), pubsub channel. Returns {epoch, seq, duplicate}.
+ * history ttl, has-dedup ('1'/'0'), pubsub channel, epoch seen, seq seen. Returns {epoch, seq,
+ * duplicate, behind}.
  */
 export const PUBLISH = script(
   4,
-  `${EPOCH}
+  `${EPOCH}${behind(10, 11)}
 if ARGV[8] == '1' then
   local prev = redis.call('GET', KEYS[4])
   if prev then
     local e, s = string.match(prev, '^(.*):(%d+)$')
-    if e == epoch then return {epoch, tonumber(s), 1} end
+    if e == epoch then return {epoch, tonumber(s), 1, behind} end
   end
 end
 local seq = redis.call('INCR', KEYS[1])
@@ -53,17 +72,21 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 if ARGV[8] == '1' then redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'PX', ARGV[7]) end
 redis.call('PUBLISH', ARGV[9], 'm' .. seq .. ' ' .. epoch .. ' ' .. ARGV[5] .. '\\n' .. json)
-return {epoch, seq, 0}`,
+return {epoch, seq, 0, behind}`,
 );
 
-/** KEYS: seq, epoch, log. ARGV: new epoch, position ttl, since (-1 for none). Returns {epoch, seq, entries}. */
+/**
+ * KEYS: seq, epoch, log. ARGV: new epoch, position ttl, since (-1 for none), epoch of since ('' for
+ * none), the epoch and seq a node delivered up to ('' and -1 when a client asks). Returns {epoch,
+ * seq, entries, behind}.
+ */
 export const RECOVER = script(
   3,
-  `${EPOCH}
+  `${EPOCH}${behind(5, 6)}
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local since = tonumber(ARGV[3])
-if since < 0 or since >= seq then return {epoch, seq, {}} end
-return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+')}`,
+if since < 0 or since >= seq then return {epoch, seq, {}, behind} end
+return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+'), behind}`,
 );
 
 /**

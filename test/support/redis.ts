@@ -27,6 +27,11 @@ export interface RedisServerOptions {
    * to accept connections on a non-loopback address without a password.
    */
   alsoBind?: string[];
+  /**
+   * A folder of the test's own where a SAVE writes its snapshot and a restart loads it, as a Redis
+   * that restarts from an older RDB file does. Without it nothing is kept.
+   */
+  dir?: string;
 }
 
 /** A real redis-server process of the test's own, on a free port, keeping nothing on disk. */
@@ -36,6 +41,7 @@ export class RedisServer {
   private constructor(
     public port: number,
     private readonly alsoBind: string[],
+    private readonly dir: string | undefined,
   ) {}
 
   get url(): string {
@@ -49,7 +55,7 @@ export class RedisServer {
 
   /** Starts a redis-server on a free port; it is stopped after the test. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), options.alsoBind ?? []);
+    const server = new RedisServer(await freePort(), options.alsoBind ?? [], options.dir);
     onCleanup(() => server.stop());
     // Between finding a free port and binding it, another socket may take it: try another one.
     for (let attempt = 1; ; attempt += 1) {
@@ -63,11 +69,12 @@ export class RedisServer {
     }
   }
 
-  /** Starts it again on the same port, empty, as a Redis that restarts without persistence does. */
+  /** Starts it again on the same port: empty, as a Redis that restarts without persistence does, or from the last SAVE in `dir`. */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server is already running');
     const bind = ['--bind', '127.0.0.1', ...this.alsoBind, ...(this.alsoBind.length > 0 ? ['--protected-mode', 'no'] : [])];
-    const child = spawn('redis-server', ['--port', String(this.port), ...bind, '--save', '', '--appendonly', 'no'], {
+    const dir = this.dir === undefined ? [] : ['--dir', this.dir];
+    const child = spawn('redis-server', ['--port', String(this.port), ...bind, ...dir, '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
