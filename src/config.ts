@@ -1,3 +1,5 @@
+// Longer than most files here: it is the one table of every setting (default, parser, env name,
+// flag, doc line) and the parsers those rows use; splitting it would split the table.
 import { readFileSync } from 'node:fs';
 import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors.js';

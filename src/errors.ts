@@ -5,8 +5,8 @@ import { CLOSES, type Close } from './wire/closes.js';
  * status when it refuses an upgrade or an HTTP request, and the WebSocket close code when it ends
  * a connection. docs/protocol.md documents each row; a test checks that every code is documented.
  *
- * Where the seed protocol (seed 004, example C7) had a message for a case, `message` keeps its
- * words, so the seed's client reads them as before.
+ * Where the classic ws chat example's protocol has a message for a case, `message` keeps its
+ * words (typos included), so that example's client reads them as before.
  */
 export interface ErrorRow {
   /**

@@ -12,7 +12,7 @@ export interface Identity {
 export type Verified = { ok: true; identity: Identity } | { ok: false; reason: string };
 
 /**
- * Tokens minted by another application (seed 002): JWT HS256 with `sub` (the user), optional
+ * Tokens minted by the application that runs rooms: JWT HS256 with `sub` (the user), optional
  * `channels` and `exp`, signed with a secret shared with that application.
  */
 export class JwtVerifier {

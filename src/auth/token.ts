@@ -10,8 +10,7 @@ export interface TokenSubject {
 
 /**
  * Connection tokens: an HMAC-SHA256 over (path, channel, user, connection id) with the server's
- * secret. Unlike the seed's base64 of the user name, a token cannot be made up or moved to another
- * connection.
+ * secret, so that a token cannot be made up from a user name or moved to another connection.
  */
 export class TokenSigner {
   private readonly key: Buffer;

@@ -2,7 +2,7 @@ import { schedule, type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { ChannelRegistry } from './registry.js';
 
-/** The node-cron job that removes empty channels on a schedule (seed 004's five-minute cleanup). */
+/** The node-cron job that removes empty channels on a schedule (every five minutes by default). */
 export class Reaper {
   private task: ScheduledTask | null = null;
 

@@ -1,3 +1,5 @@
+// Longer than most files here: the client is one state machine (connect, authenticate, live,
+// reconnect with backoff, resume, match replies to requests) whose parts share its socket and state.
 import { CLOSES, reconnects } from '../wire/closes.js';
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -128,7 +130,7 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     return live;
   }
 
-  /** Sends `message` to every other member of the channel (the seed's talk_with without names). */
+  /** Sends `message` to every other member of the channel (talk_with without names). */
   publish(message: unknown): Promise<Ack> {
     checkMessage(message);
     return this.request((auth) => ({ event: 'talk_with', auth, message }), ackOf);

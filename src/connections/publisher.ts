@@ -61,7 +61,7 @@ export class Publisher {
     this.replies.guard(member, 'to look up the recipients', () => this.toNamedAcross(member, request, unique, deadline));
   }
 
-  /** The seed's helloworld: a text event for every named member, at most once, no seq. */
+  /** helloworld: a text event for every named member, at most once, no seq. */
   helloworld(member: Named, request: Post): void {
     this.engine.signal(member.channel.key, { kind: 'text', json: encode.helloworldEvent(request.message) });
     if (request.id !== undefined) this.replies.send(member, encode.ackEvent(request.id));

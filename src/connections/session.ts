@@ -136,7 +136,7 @@ export class Session {
       case 'close':
         return this.replies.close(connection, CLOSES.normal);
       case 'error':
-        // The seed's client answers every event it does not know with an error event: log, never answer.
+        // A classic chat client answers every event it does not know with an error event: log, never answer, or the two would loop.
         this.replies.log.info({ user: connection.name, message: request.message }, 'client reported an error');
         return;
     }

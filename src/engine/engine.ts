@@ -15,7 +15,7 @@ export interface Route {
   from: string;
   /** Only these members receive it; absent, every member does. */
   to?: string[];
-  /** With `to` absent: whether the sender receives it too (broadcast) or not (the seed's publish). */
+  /** With `to` absent: whether the sender receives it too (broadcast) or not (talk_with without names). */
   echo: boolean;
   /** Present when the client gave the message an id: `user \0 id`. See Engine.publish. */
   dedup?: string;
@@ -59,7 +59,7 @@ export interface Published {
 export type Signal =
   /** A member joined or left; goes to the members that asked for presence, except that member. */
   | { kind: 'join' | 'leave'; user: string }
-  /** A text event for every named member (the seed's helloworld). */
+  /** A text event for every named member (helloworld). */
   | { kind: 'text'; json: string }
   /** A binary frame relayed unchanged to every named member but its sender. */
   | { kind: 'binary'; data: Buffer; except: string };

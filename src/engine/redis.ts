@@ -1,3 +1,5 @@
+// Longer than most files here: the Redis engine is one state machine (two connections, their probes,
+// the cut and its end) shared by every operation, and splitting it would spread that state.
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';

@@ -99,7 +99,7 @@ function decodeSend(event: 'talk_with' | 'broadcast' | 'helloworld', f: Fields):
   const unsendable = messageProblem(f.message);
   if (unsendable !== null) return { ok: false, code: unsendable };
   if (event !== 'talk_with') return ok({ event, auth, message: f.message });
-  // The seed spells it with_cilents; the correct spelling is accepted too.
+  // The classic chat client spells it with_cilents; the correct spelling is accepted too.
   const raw = f.with_cilents ?? f.with_clients;
   if (raw === undefined || raw === null) return ok({ event, auth, message: f.message });
   const to = validRecipients(raw);

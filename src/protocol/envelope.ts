@@ -1,16 +1,16 @@
 import type { ChatMessage } from '../wire/messages.js';
 
 /**
- * The typed binary envelope of seed 000 (the Kratos chat room): a 4-byte big-endian message type,
- * then a JSON payload. A client gets it by asking for the WebSocket subprotocol `rooms.envelope`;
+ * The typed binary envelope that chat clients built on a typed message enum speak: a 4-byte
+ * big-endian message type, then a JSON payload. A client gets it by asking for the WebSocket subprotocol `rooms.envelope`;
  * its chat messages then travel as envelopes, and everything else stays JSON text.
  */
 export const ENVELOPE_PROTOCOL = 'rooms.envelope';
 
-/** Message types; the seed's enum MessageType. */
+/** Message types, as those clients number them. */
 export const CHAT = 0;
 
-/** The seed's ChatMessage, as a client sends it (the server sets `sender` and `timestamp` itself). */
+/** A ChatMessage, as a client sends it (the server sets `sender` and `timestamp` itself). */
 export type Opened = { ok: true; message: unknown } | { ok: false; reason: string };
 
 /** Reads a client's envelope; never throws. */
@@ -31,7 +31,7 @@ export function openEnvelope(data: Buffer): Opened {
 }
 
 /**
- * The envelope for a message event: a ChatMessage with the seed's fields (`message` as a string,
+ * The envelope for a message event: a ChatMessage with the fields those clients read (`message` as a string,
  * `sender`, `timestamp` in ISO 8601) plus the event's channel, seq and epoch, for resume.
  */
 export function sealEnvelope(json: string): Buffer {

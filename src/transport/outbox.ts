@@ -12,8 +12,8 @@ export interface Recipient {
 
 /**
  * The write path. Frames are built once per message and queued by reference on each recipient;
- * once per tick every member with something queued gets one socket write holding all of it
- * (kim's batched Push, seed 001). One write per member per tick is what keeps fan-out cheap: the
+ * once per tick every member with something queued gets one socket write holding all of it.
+ * One write per member per tick is what keeps fan-out cheap: the
  * cost of a send on loopback is the system call, not the bytes.
  *
  * Frames go straight to the member's socket, bypassing ws's own sender. That is safe because the
@@ -28,7 +28,7 @@ export class Outbox<R extends Recipient = Recipient> {
   /**
    * @param maxBufferedBytes what a member may have waiting in its socket before it is given up on
    * @param onSlow called once for a member past that cap; nothing more is written to it, so the
-   * memory a reader that never reads can hold stays bounded by about the cap (seed 003's rule)
+   * memory a reader that never reads can hold stays bounded by about the cap
    */
   constructor(
     private readonly maxBufferedBytes: number,
