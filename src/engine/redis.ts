@@ -87,6 +87,8 @@ export class RedisEngine implements Engine {
   private readonly unleft = new Set<string>();
   private beats: NodeJS.Timeout | null = null;
   private beaten = false;
+  /** When the last beat Redis answered was sent. */
+  private beatAt = 0;
   private closed = false;
   private readonly waiters = new Set<(up: boolean) => void>();
 
@@ -146,8 +148,13 @@ export class RedisEngine implements Engine {
     this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.received(topic.toString(), message));
   }
 
+  /**
+   * Connected, and beaten recently enough to still be a member of the cluster: a node whose last
+   * beat is older than `deadAfter` (it was frozen, say) may have been removed by the others, and is
+   * not up until a beat says whether it was, and the names are claimed again.
+   */
   get up(): boolean {
-    return !this.cut && this.answering;
+    return !this.cut && this.answering && Date.now() - this.beatAt < this.deadAfter;
   }
 
   get isolated(): boolean {
@@ -255,7 +262,7 @@ export class RedisEngine implements Engine {
   async members(channel: string): Promise<string[]> {
     const reply = (await this.run(MEMBERS, [this.keys(channel).presence, this.key('nodes')], [this.deadAfter])) as string[];
     const entries: { user: string; joined: number }[] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) entries.push({ user: reply[i]!, joined: Number(reply[i + 1]) });
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.push({ user: reply[i], joined: Number(reply[i + 1]) });
     entries.sort((a, b) => a.joined - b.joined || (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
     return entries.map((e) => e.user);
   }
@@ -281,12 +288,14 @@ export class RedisEngine implements Engine {
     this.dropStalledHandshakes();
     if (this.subReady) this.probeSubscriber();
     if (!this.cmdReady) return;
+    const sent = Date.now();
     try {
       const [absent] = (await this.run(BEAT, [this.key('nodes')], [this.node, this.deadAfter, this.options.prefix])) as [number, number];
       // Cut off while the beat was under way: it does not count.
       if (!this.cmdReady) return;
       const first = !this.beaten;
       this.beaten = true;
+      this.beatAt = sent;
       if (first) this.changed();
       // Another node found this one silent and removed its members: re-join them.
       else if (absent === 1 && this.up) this.sink.state(true);
