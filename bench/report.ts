@@ -104,16 +104,16 @@ function tableCells(results: Results): string[][] {
 }
 
 function aligned(cells: string[][]): string {
-  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => [...row[column]!].length)));
+  const widths = cells[0].map((_, column) => Math.max(...cells.map((row) => [...row[column]].length)));
   const line = (row: string[]): string =>
-    row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
-  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+    row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 function markdownTable(cells: string[][], rightFrom: number): string {
   const line = (row: string[]): string => `| ${row.join(' | ')} |`;
-  const rule = cells[0]!.map((_, column) => (column >= rightFrom ? '---:' : '---'));
-  return [line(cells[0]!), line(rule), ...cells.slice(1).map(line)].join('\n');
+  const rule = cells[0].map((_, column) => (column >= rightFrom ? '---:' : '---'));
+  return [line(cells[0]), line(rule), ...cells.slice(1).map(line)].join('\n');
 }
 
 export function textReport(results: Results): string {
@@ -133,7 +133,7 @@ export function textReport(results: Results): string {
 function floodFrameBytes(results: Results): string {
   const sizes = results.runs
     .filter((run) => run.scenario === 'a' && (run.info.frameBytes ?? 0) > 0)
-    .map((run) => run.info.frameBytes!);
+    .map((run) => run.info.frameBytes);
   if (sizes.length === 0) return 'not visible to this client kind';
   const low = Math.round(Math.min(...sizes));
   const high = Math.round(Math.max(...sizes));

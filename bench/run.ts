@@ -111,7 +111,7 @@ async function main(): Promise<number> {
   process.stderr.write(`took ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   const failed = results.runs.filter((run) => run.problems.length > 0);
   if (failed.length > 0) {
-    const first = failed[0]!;
+    const first = failed[0];
     process.stderr.write(
       `bench: ${failed.length} run${failed.length === 1 ? '' : 's'} failed, first: ${first.measurement} ${first.server} run ${first.run}: ${first.problems.join('; ')}\n`,
     );

@@ -34,7 +34,7 @@ function parseArgs(argv: string[]): { runs: number; scenarios: string[] } {
   let runs = 10;
   const scenarios: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === '--runs') {
       runs = Number(argv[i + 1]);
       i += 1;
@@ -100,8 +100,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const header = ['scenario', 'runs', 'passed', 'acked', 'local', 'lost', 'duplicated', 'out of order', 'gaps', 'max answer wait (ms)'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(`\nsoak: ${runs} runs of each scenario\n`);
   console.log(line(header));
   for (const row of rows) console.log(line(row));

@@ -152,7 +152,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxHeaderSize: MAX_HEADER_BYTES,
     };
     const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, publisher, replies, metrics: this.metrics };
-    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), chat: chatPage(paths[0]!), log: this.log };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), chat: chatPage(paths[0]), log: this.log };
     this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),

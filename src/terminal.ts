@@ -162,7 +162,7 @@ function connectWithin(client: RoomsClient, ms: number | null): Promise<void> {
       },
       (err: unknown) => {
         clearTimeout(timer);
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       },
     );
   });

@@ -53,7 +53,7 @@ export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: 
   }
   const ids = params.getAll('id');
   if (ids.length === 0 || ids[0] === '') return refuse(ctx, socket, 'missing_id', say('missing_id', { path }));
-  const id = ids[0]!;
+  const id = ids[0];
   if (ids.length > 1) return refuse(ctx, socket, 'invalid_id', 'give the channel id once');
   if (!CHANNEL_ID.test(id)) {
     return refuse(ctx, socket, 'invalid_id', say('invalid_id', { id: printable(id) }));

@@ -76,8 +76,8 @@ describe('async work of a connection', () => {
   /** The failure was logged once, at error level, with the error thrown, and no promise was left rejected. */
   function expectLoggedOnce(logged: Logged[], msg: RegExp, injected: string): void {
     expect(logged).to.have.length(1);
-    expect(logged[0]!.msg).to.match(msg);
-    expect(logged[0]!.err).to.include({ type: 'TypeError', message: injected });
+    expect(logged[0].msg).to.match(msg);
+    expect(logged[0].err).to.include({ type: 'TypeError', message: injected });
     expect(rejections, 'unhandled rejections').to.deep.equal([]);
   }
 

@@ -32,8 +32,8 @@ describe('client library', () => {
       expect(ack).to.deep.equal({ seq: 1, duplicate: false, local: false });
       const [message] = await bob.received(1);
       expect(message).to.include({ from: 'alice', channel: '1', seq: 1 });
-      expect(message!.message).to.deep.equal({ text: 'hi' });
-      expect(message!.ts).to.be.a('number');
+      expect(message.message).to.deep.equal({ text: 'hi' });
+      expect(message.ts).to.be.a('number');
       expect(alice.messages).to.be.empty;
     });
 
@@ -49,11 +49,11 @@ describe('client library', () => {
     it('to() reaches the named member only', async () => {
       const { url } = await startServer();
       const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((user) => roomsClient(url('1'), { user }));
-      for (const c of [alice!, bob!, carol!]) await c.client.connect();
-      await alice!.client.to('bob', 'psst');
-      await alice!.client.broadcast('everyone');
-      expect((await bob!.received(2)).map((m) => m.message)).to.deep.equal(['psst', 'everyone']);
-      expect((await carol!.received(1)).map((m) => m.message)).to.deep.equal(['everyone']);
+      for (const c of [alice, bob, carol]) await c.client.connect();
+      await alice.client.to('bob', 'psst');
+      await alice.client.broadcast('everyone');
+      expect((await bob.received(2)).map((m) => m.message)).to.deep.equal(['psst', 'everyone']);
+      expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['everyone']);
     });
 
     it('users() lists the members in join order', async () => {

@@ -18,27 +18,27 @@ describe('several nodes on one Redis', function () {
 
   it('user_list lists the members of every node, in join order', async () => {
     const [a, b, c] = await startNodes(redis.url, 3);
-    await join(a!.url('1'), 'alice');
-    await join(b!.url('1'), 'bob');
-    const carol = await join(c!.url('1'), 'carol');
+    await join(a.url('1'), 'alice');
+    await join(b.url('1'), 'bob');
+    const carol = await join(c.url('1'), 'carol');
     const list = await carol.client.request({ event: 'user_list', auth: carol.token });
     expect(list.message).to.deep.equal(['alice', 'bob', 'carol']);
   });
 
   it('a name is unique in a channel across nodes', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    await join(a!.url('1'), 'alice');
-    const second = await connect(b!.url('1'));
+    await join(a.url('1'), 'alice');
+    const second = await connect(b.url('1'));
     expect(await second.request({ event: 'auth', user: 'alice' })).to.include({ event: 'error', code: 'name_taken' });
     expect((await second.closed).code).to.equal(4409);
-    await join(b!.url('2'), 'alice');
+    await join(b.url('2'), 'alice');
   });
 
   it('of two nodes admitting the same name at the same moment, exactly one admits it', async () => {
     const [a, b] = await startNodes(redis.url, 2);
     for (let round = 0; round < 20; round += 1) {
-      const x = await connect(a!.url(`race${round}`));
-      const y = await connect(b!.url(`race${round}`));
+      const x = await connect(a.url(`race${round}`));
+      const y = await connect(b.url(`race${round}`));
       x.send({ event: 'auth', user: 'same' });
       y.send({ event: 'auth', user: 'same' });
       const replies = [await x.next(), await y.next()].map((e) => (e.event === 'token' ? 'token' : e.code));
@@ -48,9 +48,9 @@ describe('several nodes on one Redis', function () {
 
   it('talk_with reaches a member on another node; publish and broadcast reach every member on every node once', async () => {
     const [a, b, c] = await startNodes(redis.url, 3);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(b!.url('1'), 'bob');
-    const carol = await join(c!.url('1'), 'carol');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
+    const carol = await join(c.url('1'), 'carol');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 'psst', with_cilents: ['carol'], id: 1 });
     expect(await alice.client.next('ack')).to.include({ re: 1, seq: 1 });
     expect(await carol.client.next('message')).to.include({ message: 'psst', from: 'alice', seq: 1 });
@@ -68,8 +68,8 @@ describe('several nodes on one Redis', function () {
 
   it('join and leave reach presence members on every node', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    const watcher = await join(a!.url('1'), 'watcher', { presence: true });
-    const bob = await join(b!.url('1'), 'bob');
+    const watcher = await join(a.url('1'), 'watcher', { presence: true });
+    const bob = await join(b.url('1'), 'bob');
     expect(await watcher.client.next()).to.deep.equal({ event: 'join', user: 'bob' });
     bob.client.send({ event: 'close' });
     expect(await watcher.client.next()).to.deep.equal({ event: 'leave', user: 'bob' });
@@ -77,8 +77,8 @@ describe('several nodes on one Redis', function () {
 
   it('helloworld and binary frames reach the members of other nodes', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(b!.url('1'), 'bob');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
     alice.client.send({ event: 'helloworld', message: 'there' });
     expect(await bob.client.next()).to.deep.equal({ event: 'helloworld', message: 'helloworld there' });
     alice.client.send(Buffer.from([1, 2, 3]));
@@ -89,25 +89,25 @@ describe('several nodes on one Redis', function () {
     const nodes = await startNodes(redis.url, 3);
     const members = await Promise.all(nodes.map((n, i) => join(n.url('1'), `m${i}`)));
     const each = 20;
-    for (let i = 0; i < each; i += 1) for (const m of members) m.client.send({ event: 'broadcast', message: `${m.client === members[0]!.client ? 'a' : 'x'}${i}` });
+    for (let i = 0; i < each; i += 1) for (const m of members) m.client.send({ event: 'broadcast', message: `${m.client === members[0].client ? 'a' : 'x'}${i}` });
     const total = each * members.length;
     const seen = await Promise.all(members.map((m) => until(m.client, (e) => isMessage(e) && e.seq === total, isMessage)));
     const order = seen.map((events) => events.map((e) => `${e.seq as number}:${e.from as string}:${e.message as string}`));
-    expect(seen[0]!.map((e) => e.seq)).to.deep.equal(range(1, total));
+    expect(seen[0].map((e) => e.seq)).to.deep.equal(range(1, total));
     expect(order[1]).to.deep.equal(order[0]);
     expect(order[2]).to.deep.equal(order[0]);
   });
 
   it('a client that drops resumes on another node with since and misses nothing', async () => {
     const [a, b, c] = await startNodes(redis.url, 3);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(b!.url('1'), 'bob');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 0 });
     const last = await bob.client.next('message');
     bob.client.terminate();
     for (let i = 1; i <= 10; i += 1) alice.client.send({ event: 'talk_with', auth: alice.token, message: i, id: i });
     await until(alice.client, (e) => e.event === 'ack' && e.re === 10);
-    const back = await connect(c!.url('1'));
+    const back = await connect(c.url('1'));
     const reply = await back.request({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch }, 'token');
     expect(reply).to.include({ recovered: true, seq: 11 });
     const got = await until(back, (e) => e.message === 10, isMessage);
@@ -116,8 +116,8 @@ describe('several nodes on one Redis', function () {
 
   it('a resume loses nothing and repeats nothing while messages keep arriving during the replay', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(b!.url('1'), 'bob');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
     const total = 600;
     let sent = 0;
     const send = (n: number): void => {
@@ -129,8 +129,8 @@ describe('several nodes on one Redis', function () {
     send(100);
     const before = await until(bob.client, (e) => e.message === 30, isMessage);
     bob.client.terminate();
-    const last = before[before.length - 1]!;
-    const back = await connect(b!.url('1'));
+    const last = before[before.length - 1];
+    const back = await connect(b.url('1'));
     back.send({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch });
     send(total);
     const after = await until(back, (e) => e.message === total, isMessage);
@@ -140,11 +140,11 @@ describe('several nodes on one Redis', function () {
   it('the HTTP API publishes through any node to the members of every node, in the channel\'s seq', async () => {
     const key = 'cluster-key-0123456789';
     const [a, b] = await startNodes(redis.url, 2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
-    const alice = await join(a!.url('1'), 'alice');
+    const alice = await join(a.url('1'), 'alice');
     alice.client.send({ event: 'broadcast', message: 'first' });
     await alice.client.next('message');
     const post = (body: unknown): Promise<Response> =>
-      fetch(b!.http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      fetch(b.http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
     const answer = await post({ message: 'from the backend' });
     expect(answer.status).to.equal(200);
     expect(await answer.json()).to.include({ seq: 2 });
@@ -152,37 +152,37 @@ describe('several nodes on one Redis', function () {
     const missing = await post({ message: 'x', to: ['nobody'] });
     expect(missing.status).to.equal(404);
     expect(((await missing.json()) as { error: { missing: string[] } }).error.missing).to.deep.equal(['nobody']);
-    const empty = await fetch(b!.http('/api/channels/channel/none/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
+    const empty = await fetch(b.http('/api/channels/channel/none/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
     expect(empty.status).to.equal(404);
   });
 
   it('says recovered: false when the Redis history was trimmed past since', async () => {
     const [a] = await startNodes(redis.url, 1, ['--history-size', '10']);
-    const alice = await join(a!.url('1'), 'alice');
+    const alice = await join(a.url('1'), 'alice');
     for (let i = 1; i <= 300; i += 1) alice.client.send({ event: 'broadcast', message: i, id: i });
     const answers = await until(alice.client, (e) => e.re === 300, (e) => e.re !== undefined);
     expect(answers.filter((e) => e.event !== 'ack')).to.deep.equal([]);
-    const back = await connect(a!.url('1'));
+    const back = await connect(a.url('1'));
     expect(await back.request({ event: 'auth', user: 'bob', since: 1 }, 'token')).to.include({ recovered: false, seq: 300 });
-    const recent = await connect(a!.url('1'));
+    const recent = await connect(a.url('1'));
     expect(await recent.request({ event: 'auth', user: 'carol', since: 295 }, 'token')).to.include({ recovered: true });
     expect((await until(recent, (e) => e.message === 300, isMessage)).map((e) => e.message)).to.deep.equal([296, 297, 298, 299, 300]);
   });
 
   it('a node that reaps a channel leaves the history and members that other nodes still use', async () => {
     const [a, b] = await startNodes(redis.url, 2, ['--reap-schedule', '* * * * * *']);
-    const bob = await join(b!.url('1'), 'bob');
-    const alice = await join(a!.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
+    const alice = await join(a.url('1'), 'alice');
     alice.client.send({ event: 'broadcast', message: 'kept', id: 1 });
     const kept = await until(alice.client, (e) => e.event === 'ack');
     alice.client.send({ event: 'close' });
     await alice.client.closed;
-    await waitForOutput(a!.child, a!.output, /"removed":1,/);
+    await waitForOutput(a.child, a.output, /"removed":1,/);
     expect(await bob.client.next('message')).to.include({ message: 'kept' });
     expect((await bob.client.request({ event: 'user_list', auth: bob.token })).message).to.deep.equal(['bob']);
-    const back = await connect(a!.url('1'));
+    const back = await connect(a.url('1'));
     const reply = await back.request({ event: 'auth', user: 'carol', since: 0 }, 'token');
-    expect(reply).to.include({ recovered: true, seq: kept[0]!.seq });
+    expect(reply).to.include({ recovered: true, seq: kept[0].seq });
     expect(await back.next('message')).to.include({ message: 'kept' });
     expect((await back.request({ event: 'user_list', auth: reply.message })).message).to.deep.equal(['bob', 'carol']);
   });

@@ -69,7 +69,7 @@ type Make = (options: EngineOptions) => Promise<Engine>;
 const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => Make }[] = [
   {
     name: 'memory',
-    make: () => async (options) => new MemoryEngine(options),
+    make: () => (options) => Promise.resolve(new MemoryEngine(options)),
   },
   {
     name: 'redis',
@@ -119,7 +119,7 @@ for (const kind of kinds) {
       expect(a1.duplicate).to.equal(false);
       await sink.until('three publications', () => sink.publications.length === 3);
       expect(messages(sink, '/c?id=a')).to.deep.equal(['a1', 'a2']);
-      const first = sink.publications[0]!.p;
+      const first = sink.publications[0].p;
       expect(JSON.parse(first.json)).to.deep.equal({ event: 'message', message: 'a1', from: 'alice', channel: '1', seq: 1, epoch: a1.epoch, ts: 1 });
       expect(first.route).to.deep.equal({ from: 'alice', echo: true });
     });
@@ -207,8 +207,8 @@ for (const kind of kinds) {
       e.signal('/c?id=s', { kind: 'text', json: '{"event":"helloworld"}' });
       e.signal('/c?id=s', { kind: 'binary', data: Buffer.from([0, 1, 2, 255]), except: 'alice' });
       await sink.until('two signals', () => sink.signals.length === 2);
-      expect(sink.signals[0]!.s).to.deep.equal({ kind: 'text', json: '{"event":"helloworld"}' });
-      const binary = sink.signals[1]!.s;
+      expect(sink.signals[0].s).to.deep.equal({ kind: 'text', json: '{"event":"helloworld"}' });
+      const binary = sink.signals[1].s;
       expect(binary.kind).to.equal('binary');
       if (binary.kind === 'binary') {
         expect([...binary.data]).to.deep.equal([0, 1, 2, 255]);

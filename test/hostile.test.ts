@@ -87,7 +87,7 @@ function frame(opcode: number, payload: Buffer, { fin = true, mask = true, annou
   if (!mask) return Buffer.concat([header, payload]);
   header[1] |= 0x80;
   const key = randomBytes(4);
-  const masked = Buffer.from(payload.map((b, i) => b ^ key[i % 4]!));
+  const masked = Buffer.from(payload.map((b, i) => b ^ key[i % 4]));
   return Buffer.concat([header, key, masked]);
 }
 

@@ -18,16 +18,16 @@ describe('a node that missed messages its history no longer holds', function () 
     // One entry per stream node, so that MAXLEN ~ trims to historySize, not to a node of 100.
     await admin.config('SET', 'stream-node-max-entries', '1');
     const [a, b] = await startNodes(redis.url, 2, ['--history-size', '3', '--presence-ttl', '10000']);
-    const bob = roomsClient(b!.url('1'), { user: 'bob', minDelay: 50 });
+    const bob = roomsClient(b.url('1'), { user: 'bob', minDelay: 50 });
     await bob.client.connect();
-    const alice = await join(a!.url('1'), 'alice');
+    const alice = await join(a.url('1'), 'alice');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 'before', id: 0 });
     expect(await alice.client.next('ack')).to.include({ re: 0, seq: 1 });
     await bob.received(1);
 
     // b cannot run while its Pub/Sub connection is closed under it and more than its history goes by.
-    b!.child.kill('SIGSTOP');
-    onCleanup(() => void b!.child.kill('SIGCONT'));
+    b.child.kill('SIGSTOP');
+    onCleanup(() => void b.child.kill('SIGCONT'));
     await admin.client('KILL', 'TYPE', 'pubsub');
     for (let i = 1; i <= 6; i += 1) {
       alice.client.send({ event: 'talk_with', auth: alice.token, message: `gone ${i}`, id: i });
@@ -35,7 +35,7 @@ describe('a node that missed messages its history no longer holds', function () 
     }
     const states = bob.states.length;
     const recovered = new Promise<Recovery>((resolve) => bob.client.on('recovered', resolve));
-    b!.child.kill('SIGCONT');
+    b.child.kill('SIGCONT');
 
     const reconnecting = await bob.reaches('reconnecting', states);
     expect(reconnecting).to.include({ code: 4001 });
@@ -44,6 +44,6 @@ describe('a node that missed messages its history no longer holds', function () 
     const [, after] = await bob.received(2);
     expect(after).to.include({ message: 'after', seq: 8 });
     expect(bob.messages.map((m) => m.message), 'nothing of the gap arrives as if it were complete').to.deep.equal(['before', 'after']);
-    expect(b!.output()).to.match(/history no longer holds what this node missed; telling its members/);
+    expect(b.output()).to.match(/history no longer holds what this node missed; telling its members/);
   });
 });

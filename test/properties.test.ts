@@ -43,14 +43,14 @@ const FIELD_VALUES: Record<string, fc.Arbitrary<string>> = {
 const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
 
 const member: fc.Arbitrary<[string, string]> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...Object.keys(FIELD_VALUES)).chain((k) => FIELD_VALUES[k]!.map((v): [string, string] => [k, v])) },
+  { weight: 3, arbitrary: fc.constantFrom(...Object.keys(FIELD_VALUES)).chain((k) => FIELD_VALUES[k].map((v): [string, string] => [k, v])) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...HOSTILE_KEYS), jsonText) },
   { weight: 1, arbitrary: fc.tuple(fc.string(), jsonText) },
 );
 
 /** An object's JSON text: usually an `event` first, then random members (any may repeat). */
 const objectText: fc.Arbitrary<string> = fc
-  .tuple(fc.option(FIELD_VALUES.event!, { freq: 5 }), fc.array(member, { maxLength: 8 }))
+  .tuple(fc.option(FIELD_VALUES.event, { freq: 5 }), fc.array(member, { maxLength: 8 }))
   .map(([event, rest]) => {
     const members = event === null ? rest : [['event', event] as [string, string], ...rest];
     return `{${members.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
@@ -58,7 +58,7 @@ const objectText: fc.Arbitrary<string> = fc
 
 /** An auth request, with the name padded and often a presence flag and an id. */
 const authText: fc.Arbitrary<string> = fc
-  .record({ user: FIELD_VALUES.user!, presence: fc.option(FIELD_VALUES.presence!), id: fc.option(FIELD_VALUES.id!) })
+  .record({ user: FIELD_VALUES.user, presence: fc.option(FIELD_VALUES.presence), id: fc.option(FIELD_VALUES.id) })
   .map(({ user, presence, id }) => `{"event":"auth","user":${user}${presence === null ? '' : `,"presence":${presence}`}${id === null ? '' : `,"id":${id}`}}`);
 
 const PROTO_KEYS = Object.getOwnPropertyNames(Object.prototype).sort();

@@ -55,7 +55,7 @@ describe('reaper', () => {
       const channel = server.registry.get('/channel', id);
       expect(channel, id).to.not.equal(undefined);
       expect(channel!.members.has(`user-${id}`)).to.equal(true);
-      const { client } = members[i]!;
+      const { client } = members[i];
       expect((await client.request({ event: 'broadcast', message: id })).channel).to.equal(id);
     }
     expect(server.registry.size).to.equal(ids.length);

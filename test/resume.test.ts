@@ -96,7 +96,7 @@ describe('history and resume', () => {
     const before = await until(bob.client, (e) => e.event === 'message' && e.message === 20, isMessage);
     bob.client.terminate();
     await bob.client.closed;
-    const last = before[before.length - 1]!;
+    const last = before[before.length - 1];
     const back = await connect(url('1'));
     back.send({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch });
     send(total);

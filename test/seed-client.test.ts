@@ -32,7 +32,7 @@ function seedClient(url: string, self: string): SeedClient {
   ws.on('message', (message) => {
     let data: Record<string, unknown> | null = null;
     try {
-      data = JSON.parse(message.toString()) as Record<string, unknown>;
+      data = JSON.parse((message as Buffer).toString()) as Record<string, unknown>;
     } catch {
       ws.send(JSON.stringify({ event: 'error', message: 'message is not json' }));
       return;

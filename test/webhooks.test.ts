@@ -80,10 +80,10 @@ describe('webhooks', () => {
     const { url } = await startServer({ webhooks: [{ url: `http://127.0.0.1:${port}/`, events: ['member_added'] }, { url: probe.url, events: ['member_added'] }], webhookSecret: SECRET, webhookBatchWait: 10 });
     await join(url('1'), 'alice');
     await printed(/"user":"alice"/);
-    expect(JSON.parse(out.split('\n')[1]!)).to.deep.equal({ name: 'member_added', path: '/channel', channel: '1', user: 'alice' });
+    expect(JSON.parse(out.split('\n')[1])).to.deep.equal({ name: 'member_added', path: '/channel', channel: '1', user: 'alice' });
     await probe.waitForEvents(1);
     // The same bytes with one more space no longer match their signature.
-    const request = probe.requests[0]!;
+    const request = probe.requests[0];
     const tampered = await fetch(`http://127.0.0.1:${port}/`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Rooms-Signature': String(request.headers['x-rooms-signature']) },
@@ -126,7 +126,7 @@ describe('webhooks', () => {
     await join(url('1'), 'alice');
     await receiver.waitForEvents(1);
     expect(receiver.requests).to.have.length(3);
-    expect(receiver.requests[0]!.raw.toString()).to.include('"user":"alice"');
+    expect(receiver.requests[0].raw.toString()).to.include('"user":"alice"');
     expect(receiver.events()).to.deep.equal([{ name: 'member_added', path: '/channel', channel: '1', user: 'alice' }]);
     for (const request of receiver.requests) expect(request.headers['x-rooms-signature']).to.equal(expectedSignature(request.raw));
     expect(await metric(http, 'rooms_webhook_events_total{outcome="sent"}')).to.equal(1);

@@ -23,7 +23,7 @@ export function maskedFrame(opcode: number, payload: Buffer): Buffer {
   }
   const mask = (Math.random() * 0x1_0000_0000) >>> 0;
   frame.writeUInt32BE(mask, header - 4);
-  for (let i = 0; i < length; i++) frame[header + i] = payload[i]! ^ frame[header - 4 + (i & 3)]!;
+  for (let i = 0; i < length; i++) frame[header + i] = payload[i] ^ frame[header - 4 + (i & 3)];
   return frame;
 }
 

@@ -100,7 +100,7 @@ export class MinimalClient implements BenchClient {
     }
     const now = nowUs();
     while (offset + 2 <= buf.length) {
-      const second = buf[offset + 1]!;
+      const second = buf[offset + 1];
       let length = second & 0x7f;
       let header = 2;
       if (length === 126) {
@@ -113,7 +113,7 @@ export class MinimalClient implements BenchClient {
         header = 10;
       }
       if (offset + header + length > buf.length) break;
-      this.onFrame(buf[offset]! & 0x0f, buf, offset + header, offset + header + length, now);
+      this.onFrame(buf[offset] & 0x0f, buf, offset + header, offset + header + length, now);
       offset += header + length;
     }
     if (offset < buf.length) this.carry = buf.subarray(offset);

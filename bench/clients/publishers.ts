@@ -46,7 +46,7 @@ export class RateSchedule {
   private tick(): void {
     const now = performance.now();
     while (this.start + this.next * this.stepMs <= now) {
-      this.publishers[this.next % this.publishers.length]!.publishNext();
+      this.publishers[this.next % this.publishers.length].publishNext();
       this.next++;
     }
     this.timer = setTimeout(() => this.tick(), Math.max(0, this.start + this.next * this.stepMs - performance.now()));

@@ -23,7 +23,7 @@ export class Streams {
       this.unknownSlot++;
       return;
     }
-    const expected = this.expected[slot]!;
+    const expected = this.expected[slot];
     if (seq === expected) {
       this.expected[slot] = seq + 1;
     } else if (seq > expected) {
@@ -72,7 +72,7 @@ export type SentTable = Map<string, Uint32Array>;
 /** True when `streams` has caught up with everything sent on its channel. */
 export function caughtUp(streams: Streams, sent: Uint32Array | undefined): boolean {
   if (sent === undefined) return true;
-  for (let slot = 0; slot < sent.length; slot++) if ((streams.expected[slot] ?? 0) < sent[slot]!) return false;
+  for (let slot = 0; slot < sent.length; slot++) if ((streams.expected[slot] ?? 0) < sent[slot]) return false;
   return true;
 }
 
@@ -86,7 +86,7 @@ export function judge(receivers: ReadonlyArray<{ streams: Streams; channel: stri
     const counts = sent.get(channel);
     for (let slot = 0; slot < streams.expected.length; slot++) {
       const want = counts?.[slot] ?? 0;
-      const got = streams.expected[slot]!;
+      const got = streams.expected[slot];
       if (got < want) verdict.missing += want - got;
       else if (got > want) verdict.unexpected += got - want;
     }

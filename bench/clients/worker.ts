@@ -21,11 +21,11 @@ let halted = false;
 const tally = new Tally();
 
 function createClient(params: ConnectParams, index: number): BenchClient {
-  const member = params.members[index]!;
+  const member = params.members[index];
   const target: Target = {
     port: params.port,
     proto: params.proto,
-    localAddress: params.localAddresses[index % params.localAddresses.length]!,
+    localAddress: params.localAddresses[index % params.localAddresses.length],
   };
   const streams = new Streams(params.slots);
   if (params.kind === 'minimal') return new MinimalClient(member, streams, target, tally);
@@ -41,7 +41,7 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < fresh.length) {
-      const client = fresh[next++]!;
+      const client = fresh[next++];
       try {
         await client.connect();
         result.connected++;

@@ -29,7 +29,7 @@ export const parsed = { slot: 0, seq: 0, sentUs: 0 };
 function digits(buf: Uint8Array, from: number, count: number): number {
   let value = 0;
   for (let i = from; i < from + count; i++) {
-    const d = buf[i]! - 48;
+    const d = buf[i] - 48;
     if (d < 0 || d > 9) return -1;
     value = value * 10 + d;
   }

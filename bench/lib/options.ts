@@ -48,7 +48,7 @@ export function parseOptions(argv: readonly string[]): Options {
   let runs: number | null = null;
   let docs: boolean | null = null;
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
+    const flag = argv[i];
     const value = (): string => {
       const next = argv[++i];
       if (next === undefined) throw new UsageError(`${flag} needs a value`);

@@ -50,7 +50,7 @@ export class RpcClient<A extends ApiShape, E extends EventShape> {
         this.pending.delete(id);
         reject(new Error(`${this.label}: ${method} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: (value) => resolve(value as A[M]['result']), reject, timer });
+      this.pending.set(id, { resolve: (value) => resolve(value), reject, timer });
       const message: RequestMessage = { rpc: 'request', id, method, params };
       this.child.send(message);
     });

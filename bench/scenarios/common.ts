@@ -91,7 +91,7 @@ export async function connectOneChannel(
   const receiving = split(members(channel, memberCount - 1, () => 0, false, 1), receivers.length);
   await connectAll(ctx, server, [
     { worker: publisher, members: members(channel, 1, () => 0, true), kind: 'ws' },
-    ...receiving.map((block, i) => ({ worker: receivers[i]!, members: block, kind: ctx.kind })),
+    ...receiving.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
   ], 1);
   return { publisher, all };
 }
@@ -125,7 +125,7 @@ export function windowOf(before: Snapshot, after: Snapshot): Window {
   let perSecond = 0;
   let bytes = 0;
   before.marks.forEach((start, i) => {
-    const end = after.marks[i]!;
+    const end = after.marks[i];
     const count = end.received - start.received;
     delivered += count;
     bytes += end.frameBytes - start.frameBytes;

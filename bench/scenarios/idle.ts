@@ -25,7 +25,7 @@ export function idle(sizes: Sizes): Measurement {
       const base = await server.rpc.call('stats', { gc: true });
       const rooms = Array.from({ length: channels }, (_, c) => members(`idle${c}`, perChannel, () => 0, false));
       const blocks = split(rooms, receivers.length).map((block) => block.flat());
-      await connectAll(ctx, server, blocks.map((block, i) => ({ worker: receivers[i]!, members: block, kind: ctx.kind })), 1);
+      await connectAll(ctx, server, blocks.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })), 1);
       await sleep(settleMs);
       const loaded = await server.rpc.call('stats', { gc: true });
       const problems = await verify(ctx, receivers, []);

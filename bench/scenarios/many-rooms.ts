@@ -24,7 +24,7 @@ export function manyRooms(sizes: Sizes): Measurement {
       const { receivers } = await ctx.fleet.workers();
       const rooms = Array.from({ length: channels }, (_, c) => members(`room${c}`, perChannel, (i) => i, true));
       const blocks = split(rooms, receivers.length).map((block) => block.flat());
-      await connectAll(ctx, server, blocks.map((block, i) => ({ worker: receivers[i]!, members: block, kind: ctx.kind })), perChannel);
+      await connectAll(ctx, server, blocks.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })), perChannel);
       await Promise.all(receivers.map((worker) => worker.call('rate', { perMemberHz })));
       await sleep(warmupMs);
       const before = await snapshot(server, receivers, true, false);

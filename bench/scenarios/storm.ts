@@ -26,7 +26,7 @@ export function storm(sizes: Sizes): Measurement {
       const results = await connectAll(
         ctx,
         server,
-        split(everyone, receivers.length).map((block, i) => ({ worker: receivers[i]!, members: block, kind: ctx.kind })),
+        split(everyone, receivers.length).map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
         1,
         inFlight,
       );

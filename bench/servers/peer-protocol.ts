@@ -48,7 +48,7 @@ function parseEvent(text: string): ClientEvent | null {
   }
   if (typeof value !== 'object' || value === null || !('event' in value)) return null;
   const fields = value as Record<string, unknown>;
-  const str = (key: string): string | null => (typeof fields[key] === 'string' ? (fields[key] as string) : null);
+  const str = (key: string): string | null => (typeof fields[key] === 'string' ? (fields[key]) : null);
   const user = str('user');
   const message = str('message');
   const auth = str('auth');

@@ -15,7 +15,7 @@ const FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false 
 
 function frame(text: string): Buffer {
   const parts = Sender.frame(Buffer.from(text), FRAME);
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
 let dirty: Member[] = [];
@@ -28,7 +28,7 @@ function flush(): void {
   for (const member of members) {
     const queue = member.queue!;
     member.queue = null;
-    if (member.socket.writable) member.socket.write(queue.length === 1 ? queue[0]! : Buffer.concat(queue));
+    if (member.socket.writable) member.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue));
   }
 }
 
@@ -58,7 +58,8 @@ await host(() =>
     const member: Member = { socket, queue: null, user: null, token: null };
     const session = rooms.join(channelId, member);
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) session.onText(data.toString());
+      // Text frames arrive as one Buffer (ws's default binaryType).
+      if (!isBinary) session.onText((data as Buffer).toString());
     });
     ws.on('close', () => session.leave());
   }),

@@ -20,7 +20,8 @@ await host(() =>
     const member: Member = { ws, user: null, token: null };
     const session = rooms.join(channelId, member);
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) session.onText(data.toString());
+      // Text frames arrive as one Buffer (ws's default binaryType).
+      if (!isBinary) session.onText((data as Buffer).toString());
     });
     ws.on('close', () => session.leave());
   }),

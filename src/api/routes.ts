@@ -70,7 +70,7 @@ function routeOf(segments: string[]): Route | null {
   if (id === undefined) return null;
   if (segments.length === 3) return { action: 'describe', path, id };
   if (segments.length === 4 && sub === 'messages') return { action: 'publish', path, id };
-  if (segments.length === 5 && sub === 'members') return { action: 'remove', path, id, user: user! };
+  if (segments.length === 5 && sub === 'members') return { action: 'remove', path, id, user: user };
   return null;
 }
 

@@ -30,7 +30,7 @@ export class TokenSigner {
 /** The token an `Authorization: Bearer TOKEN` header carries, or null for none. */
 export function bearer(authorization: string | undefined): string | null {
   const match = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-  return match === null ? null : match[1]!;
+  return match === null ? null : match[1];
 }
 
 /** Compares a presented token with the expected one in time that does not depend on where they differ. */

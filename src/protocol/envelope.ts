@@ -27,7 +27,7 @@ export function openEnvelope(data: Buffer): Opened {
   if (typeof payload !== 'object' || payload === null || !('message' in payload)) {
     return { ok: false, reason: 'a ChatMessage needs a "message" field' };
   }
-  return { ok: true, message: (payload as { message: unknown }).message };
+  return { ok: true, message: (payload).message };
 }
 
 /**

@@ -5,7 +5,7 @@ const BINARY = 0x2;
 
 function frame(payload: Buffer, opcode: number): Buffer {
   const parts = Sender.frame(payload, { fin: true, rsv1: false, opcode, mask: false, readOnly: true });
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
 /** A complete unmasked text frame: built once, written to every member as it is. */

@@ -41,14 +41,14 @@ class Sender {
 
   /** Connects to the first URL and authenticates, without sending anything yet. */
   async enter(): Promise<void> {
-    this.client = await connect(this.urls[0]!);
+    this.client = await connect(this.urls[0]);
     await this.client.request({ event: 'auth', user: this.user }, 'token');
   }
 
   /** Sends and reads until every message is in, moving to the next URL when a node dies. */
   async run(): Promise<void> {
     for (let i = 0; i < this.urls.length; i += 1) {
-      const client = this.client ?? (await this.reconnect(this.urls[i]!));
+      const client = this.client ?? (await this.reconnect(this.urls[i]));
       this.client = null;
       let next = 1;
       while (next <= this.count && this.acked.has(next)) next += 1;
@@ -78,7 +78,7 @@ class Sender {
 
   private async reconnect(url: string): Promise<Client> {
     const client = await connect(url);
-    const last = this.received[this.received.length - 1]!;
+    const last = this.received[this.received.length - 1];
     const reply = await client.request({ event: 'auth', user: this.user, since: last.seq, epoch: last.epoch }, 'token');
     this.recovered.push(reply.recovered as boolean);
     return client;
@@ -96,9 +96,9 @@ describe('faults', function () {
 
   it('Redis stopped mid-traffic: nodes keep serving their own members, say degraded, log it once, and resync when it is back', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(a!.url('1'), 'bob');
-    const carol = await join(b!.url('1'), 'carol');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(a.url('1'), 'bob');
+    const carol = await join(b.url('1'), 'carol');
     const sent = 200;
     for (let i = 1; i <= sent; i += 1) alice.client.send({ event: 'talk_with', auth: alice.token, message: i, id: i });
     await redis.stop();
@@ -115,8 +115,8 @@ describe('faults', function () {
       answered.add(e.re);
       answers.push(e);
     }
-    await healthBecomes(a!, 'degraded');
-    await healthBecomes(b!, 'degraded');
+    await healthBecomes(a, 'degraded');
+    await healthBecomes(b, 'degraded');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 'marker' });
     const delivered = (await until(bob.client, (e) => e.message === 'marker', (e) => e.event === 'message' && e.message !== 'marker')).map((e) => e.message as number);
     expect(delivered.join(','), 'in order, no duplicate').to.equal([...delivered].sort((x, y) => x - y).filter((v, i, all) => all.indexOf(v) === i).join(','));
@@ -128,18 +128,18 @@ describe('faults', function () {
     const whileDown = await bob.client.next('message');
     expect(whileDown).to.include({ message: 'while down', from: 'alice' });
     expect(whileDown).to.not.have.property('seq');
-    const dave = await join(a!.url('1'), 'dave');
+    const dave = await join(a.url('1'), 'dave');
     expect((await dave.client.request({ event: 'user_list', auth: dave.token })).message).to.deep.equal(['alice', 'bob', 'dave']);
 
     await redis.restart();
-    await healthBecomes(a!, 'ok');
-    await healthBecomes(b!, 'ok');
+    await healthBecomes(a, 'ok');
+    await healthBecomes(b, 'ok');
     carol.client.send({ event: 'user_list', auth: carol.token });
     const [list] = await until(carol.client, (e) => e.event === 'user_list', (e) => e.event === 'user_list');
-    expect(list!.message).to.have.members(['alice', 'bob', 'carol', 'dave']);
+    expect(list.message).to.have.members(['alice', 'bob', 'carol', 'dave']);
     alice.client.send({ event: 'broadcast', message: 'back', id: 'back' });
     expect(await carol.client.next('message')).to.include({ message: 'back', seq: 1 });
-    for (const node of [a!, b!]) {
+    for (const node of [a, b]) {
       expect(node.child.exitCode, 'still running').to.equal(null);
       expect(node.output().match(/redis unreachable/g), 'logged once').to.have.length(1);
     }
@@ -147,8 +147,8 @@ describe('faults', function () {
 
   it('a node whose subscription dropped catches up from history: its members miss nothing published meanwhile', async () => {
     const [a, b] = await startNodes(redis.url, 2);
-    const alice = await join(a!.url('1'), 'alice');
-    const bob = await join(b!.url('1'), 'bob');
+    const alice = await join(a.url('1'), 'alice');
+    const bob = await join(b.url('1'), 'bob');
     const admin = new Redis(redis.url);
     onCleanup(() => void admin.disconnect());
     // Every node's Pub/Sub connection drops; their command connections stay.
@@ -173,7 +173,7 @@ describe('faults', function () {
     let kill: () => void = () => undefined;
     const killNow = new Promise<void>((resolve) => (kill = resolve));
     const senders = Array.from({ length: clients }, (_, i) => {
-      const home = nodes[i % 3]!;
+      const home = nodes[i % 3];
       const elsewhere = home === a ? [b, c] : [home];
       return new Sender(`u${i}`, [home.url('1'), ...elsewhere.map((n) => n.url('1'))], perClient, total, () => {
         deliveries += 1;
@@ -201,7 +201,7 @@ describe('faults', function () {
       expect(seqs, `${s.user} in order, no gap, no duplicate`).to.deep.equal(Array.from({ length: total }, (_, i) => i + 1));
       expect(s.acked.size, `${s.user} acked`).to.equal(perClient);
     }
-    const first = senders[0]!.received.map((e) => `${e.seq as number}:${e.message as string}`);
+    const first = senders[0].received.map((e) => `${e.seq as number}:${e.message as string}`);
     for (const s of senders) expect(s.received.map((e) => `${e.seq as number}:${e.message as string}`)).to.deep.equal(first);
     expect(new Set(first.map((k) => k.split(':').slice(1).join(':'))).size, 'each message once').to.equal(total);
     for (const s of senders.filter((x) => onA.includes(x.user))) expect(s.recovered).to.deep.equal([true]);

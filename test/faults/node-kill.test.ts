@@ -20,7 +20,7 @@ describe('faults: a node killed', function () {
       const moving = traffic.on(1);
       // Messages in flight when it dies: its members send them again, with their ids, elsewhere.
       for (const m of moving) m.burst(4);
-      await cluster.nodes[1]!.kill();
+      await cluster.nodes[1].kill();
       await traffic.until('every member of the killed node back on another node', () => moving.every((m) => m.live && m.node !== 1));
       await traffic.afterDeliveries(600);
       await traffic.finish();

@@ -24,11 +24,11 @@ describe('faults: a node stopped', function () {
       const movers: { member: Member; abandon: boolean }[] = [];
       for (const [i, channel] of SHAPE.channels.entries()) {
         const [stay, move] = traffic.inChannel(channel).filter((m) => m.home === 1);
-        stayers.push(stay!);
-        movers.push({ member: move!, abandon: i > 0 });
+        stayers.push(stay);
+        movers.push({ member: move, abandon: i > 0 });
       }
       const stoppedAt = Date.now();
-      await cluster.nodes[1]!.pause();
+      await cluster.nodes[1].pause();
       await Promise.all(movers.map(({ member, abandon }) => member.move(abandon)));
       await traffic.until('the movers admitted elsewhere, every leave of node 1 announced on nodes 0 and 2, and 1.5 × presenceTtl gone by', () => {
         const moved = movers.every(({ member }) => member.live && member.node !== 1);
@@ -43,7 +43,7 @@ describe('faults: a node stopped', function () {
           expect([...names].sort(), `user_list of ${channel} on node ${node} while node 1 is stopped`).to.deep.equal(here.map((m) => m.user).sort());
         }
       }
-      await cluster.nodes[1]!.resume();
+      await cluster.nodes[1].resume();
       await cluster.becomes(1, 'ok');
       const okAt = Date.now();
       const abandoned = movers.filter((x) => x.abandon).map(({ member }) => member.sessions.find((s) => s.ended?.how === 'abandoned')!);

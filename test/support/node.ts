@@ -70,8 +70,8 @@ function spawnInNamespace(netns: string, args: string[], env: Record<string, str
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROOMS_')));
   const child = spawn('ip', ['netns', 'exec', netns, process.execPath, BIN, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.resume();
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.resume();
   const closed = once(child, 'close');
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -83,18 +83,18 @@ export class RedisServer {
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) {
-          child.stdout!.off('data', onData);
+          child.stdout.off('data', onData);
           resolve();
         }
       };
-      child.stdout!.on('data', onData);
+      child.stdout.on('data', onData);
       child.once('exit', (code) => {
         this.child = null;
         reject(new Error(`redis-server exited with ${code}: ${output}`));
       });
     });
-    child.stdout!.resume();
-    child.stderr!.resume();
+    child.stdout.resume();
+    child.stderr.resume();
   }
 
   /** Kills it at once (SIGKILL): clients see their connections drop. */

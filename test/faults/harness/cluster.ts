@@ -45,7 +45,7 @@ export class Cluster {
   }
 
   async health(i: number): Promise<string> {
-    const body = (await (await fetch(this.nodes[i]!.http('/healthz'))).json()) as { status: string };
+    const body = (await (await fetch(this.nodes[i].http('/healthz'))).json()) as { status: string };
     return body.status;
   }
 

@@ -310,7 +310,7 @@ export class Member {
     const order = [this.home, ...this.traffic.options.nodes.map((n) => n.index).filter((i) => i !== this.home)].filter((i) => !this.avoid.has(i));
     for (const node of order) {
       if (this.state !== 'connecting') return;
-      const ws = new WebSocket(this.traffic.options.nodes[node]!.url(this.channel), { handshakeTimeout: HANDSHAKE_TIMEOUT });
+      const ws = new WebSocket(this.traffic.options.nodes[node].url(this.channel), { handshakeTimeout: HANDSHAKE_TIMEOUT });
       const opened = await new Promise<boolean>((resolve) => {
         ws.once('open', () => resolve(true));
         ws.once('error', () => resolve(false));
@@ -573,7 +573,7 @@ export class Traffic {
         } catch (err) {
           this.waiters.delete(check);
           clearTimeout(guard);
-          return reject(err as Error);
+          return reject(err instanceof Error ? err : new Error(String(err)));
         }
         if (!done) return;
         this.waiters.delete(check);
