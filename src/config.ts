@@ -379,5 +379,10 @@ export function mergeConfig(...layers: Partial<Config>[]): Config {
   if (merged.webhooks.length > 0 && merged.webhookSecret === null) {
     throw new ConfigError('webhookSecret', 'webhooks need webhookSecret to sign their requests: set ROOMS_WEBHOOK_SECRET or webhookSecret in a config file');
   }
+  // The other nodes remove a node silent for 0.6 x presenceTtl: it must know it is cut off first.
+  const silentFor = Math.round(merged.presenceTtl * 0.6);
+  if (merged.redis !== null && merged.redisTimeout >= silentFor) {
+    throw new ConfigError('redisTimeout', `redisTimeout (${merged.redisTimeout} ms) must be below 0.6 x presenceTtl (${silentFor} ms), or a stalled Redis gets live members removed: lower redisTimeout or raise presenceTtl`);
+  }
   return merged;
 }

@@ -90,6 +90,16 @@ describe('configuration', () => {
     expect(() => mergeConfig({ webhooks })).to.throw(ConfigError, 'webhooks need webhookSecret to sign their requests');
   });
 
+  it('refuses, with Redis, a redisTimeout not below 0.6 x presenceTtl, and says which to change', () => {
+    const redis = 'redis://127.0.0.1:6379';
+    expect(() => mergeConfig({ redis, presenceTtl: 2_000 })).to.throw(
+      ConfigError,
+      'redisTimeout (2000 ms) must be below 0.6 x presenceTtl (1200 ms), or a stalled Redis gets live members removed: lower redisTimeout or raise presenceTtl',
+    );
+    expect(mergeConfig({ redis, presenceTtl: 2_000, redisTimeout: 1_000 })).to.include({ redisTimeout: 1_000 });
+    expect(mergeConfig({ presenceTtl: 2_000 }), 'no Redis, no rule').to.include({ presenceTtl: 2_000 });
+  });
+
   it('createRoomServer refuses unknown settings', () => {
     expect(() => createRoomServer({ prot: 1 } as never)).to.throw(TypeError, 'createRoomServer options: unknown setting "prot"');
   });

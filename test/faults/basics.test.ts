@@ -163,7 +163,7 @@ describe('faults', function () {
 
   it('a node SIGKILLed while 50 clients send: its members leave everywhere within presenceTtl, and its clients resume elsewhere losing nothing; every message reaches every member once, in order', async () => {
     const presenceTtl = 2_000;
-    const nodes = await startNodes(redis.url, 3, ['--presence-ttl', String(presenceTtl)]);
+    const nodes = await startNodes(redis.url, 3, ['--presence-ttl', String(presenceTtl), '--redis-timeout', '1000']);
     const [a, b, c] = nodes as [RoomsNode, RoomsNode, RoomsNode];
     const watcher = await join(c.url('1'), 'watcher', { presence: true });
     const perClient = 12;
