@@ -26,6 +26,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain scripts that node runs without a build: outside the TypeScript projects.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     // chai's assertions are property reads: `expect(x).to.be.empty`.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unused-expressions': 'off' },

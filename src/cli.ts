@@ -6,6 +6,7 @@ import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, readSettings,
 import { mintToken } from './auth/jwt.js';
 import { runTerminal } from './terminal.js';
 import { ConfigError } from './errors.js';
+import { withoutCredentials } from './log.js';
 import { validName } from './protocol/decode.js';
 import { RoomServer } from './server.js';
 
@@ -134,13 +135,24 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   } catch (err) {
     throw new CliError(listenFailure(err as NodeJS.ErrnoException, config), EXIT_FAILURE);
   }
-  const { port } = server.address()!;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  for (const path of config.paths) io.stdout(`rooms listening on ws://${host}:${port}${path}?id=<channel>\n`);
+  // stdout carries the JSON log lines only, so that `rooms | jq` works: the banner goes to stderr.
+  io.stderr(banner(config, server.address()!.port));
   const signal = await stopped;
   server.log.info({ signal }, 'shutting down');
   await server.close();
   return 0;
+}
+
+/** Where everything is, for a person: the channel URLs, the pages, the engine and the auth mode. */
+function banner(config: Config, port: number): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const http = `http://${host}:${port}`;
+  const lines = config.paths.map((path) => `rooms listening on ws://${host}:${port}${path}?id=<channel>`);
+  lines.push(`  chat page  ${http}/`);
+  lines.push(config.apiKeys.length === 0 ? '  admin      off: no apiKeys (set apiKeys or ROOMS_API_KEYS, see docs/api.md)' : `  admin      ${http}/admin`);
+  lines.push(`  engine     ${config.redis === null ? 'memory (this process only)' : `redis ${withoutCredentials(config.redis)}`}`);
+  lines.push(`  auth       ${config.authMode === 'open' ? 'open: clients pick their names' : 'token: names come from JWTs signed with jwtSecret'}`);
+  return `${lines.join('\n')}\n`;
 }
 
 async function token(flags: Record<string, unknown>, io: Io): Promise<void> {

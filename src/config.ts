@@ -97,7 +97,15 @@ function secretString(minLength: number): Parse<string | null> {
   const accepts = `a string of at least ${minLength} characters, or null`;
   return (value, where) => {
     if (value === null) return null;
-    if (typeof value !== 'string' || value.length < minLength) fail(where, accepts, value);
+    // A secret's value is never shown, not even a short or mistyped one: only its length or kind.
+    if (typeof value !== 'string') {
+      const kind = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+      throw new ConfigError(where, `${where} must be ${accepts} (got ${kind}; the value is not shown)`);
+    }
+    if (value.length < minLength) {
+      const length = `${value.length} character${value.length === 1 ? '' : 's'}`;
+      throw new ConfigError(where, `${where} must be ${accepts} (got ${length}; the value is not shown)`);
+    }
     return value;
   };
 }
@@ -364,9 +372,17 @@ export function loadConfigFile(file: string): Partial<Config> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('config', `--config ${file}: not valid JSON (${(err as Error).message})`);
+    // JSON.parse may quote the text around the fault, and that text may be a secret: say only where.
+    const at = /at position (\d+)/.exec((err as Error).message);
+    const where = at === null ? '' : ` at line ${lineOf(text, Number(at[1]))}`;
+    throw new ConfigError('config', `--config ${file}: not valid JSON${where}; check the commas, quotes and braces there`);
   }
   return parsePartial(json, file);
+}
+
+/** The 1-based line of a character offset in a text. */
+function lineOf(text: string, offset: number): number {
+  return text.slice(0, offset).split('\n').length;
 }
 
 /** Merges layers over DEFAULTS, later layers winning, and checks the settings that go together. */

@@ -65,6 +65,7 @@ const ROWS = {
   upgrade_required: { message: 'upgrade required', status: 426 },
   removed: { message: 'removed by the server', close: CLOSES.removed },
   unauthorized: { message: 'unauthorized: send Authorization: Bearer <API key>', status: 401 },
+  api_off: { message: 'the API is off: no apiKeys are configured; set apiKeys in a config file or ROOMS_API_KEYS (see docs/api.md)', status: 403 },
   bad_request: { message: 'bad request', status: 400 },
   bad_event_name: { message: 'event must be 1 to 32 characters of A-Z a-z 0-9 _ . : -, starting with a letter, and not a protocol event', status: 400 },
   payload_too_large: { message: 'request body too large', status: 413 },

@@ -30,8 +30,9 @@ export interface HttpContext {
 export type ChannelInfo = Pick<ChannelSummary, 'path' | 'id' | 'members' | 'connections' | 'created'>;
 
 /**
- * The plain HTTP endpoints: GET /healthz, /channels and /metrics, the API under /api, the admin
- * page under /admin, and the chat page at /; anything else is a JSON 404.
+ * The plain HTTP endpoints: GET /livez, /readyz, /healthz, /channels and /metrics, the API under
+ * /api, the admin page under /admin, and the chat page at /; anything else is a JSON 404. They keep
+ * answering while the server drains at shutdown.
  */
 export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
@@ -43,7 +44,9 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
   const route = ROUTES[pathname];
   if (route !== undefined || pathname === '/metrics') {
     if (!getOnly(ctx.metrics, req, res, pathname)) return;
-    return route === undefined ? respond(ctx, res, metrics(ctx, res)) : json(res, 200, route(ctx));
+    if (route === undefined) return respond(ctx, res, metrics(ctx, res));
+    const { code, body } = route(ctx);
+    return json(res, code, body);
   }
   if (ctx.paths.includes(pathname)) {
     return refuse(ctx.metrics, res, 'upgrade_required', `${pathname} takes WebSocket connections: connect to ws://HOST${pathname}?id=<id>`);
@@ -51,16 +54,42 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
   refuse(ctx.metrics, res, 'not_found', `no route ${pathname.slice(0, 200)}; try /healthz, /channels, /metrics, /api or /admin`);
 }
 
-const ROUTES: Record<string, (ctx: HttpContext) => unknown> = {
+/** What /healthz and /readyz say: `degraded` while Redis is unreachable or the node catches up after it came back. */
+type Health = 'ok' | 'degraded' | 'shutting_down';
+
+function health(ctx: HttpContext): Health {
+  if (!ctx.accepting()) return 'shutting_down';
+  return ctx.engine.up && ctx.synced() ? 'ok' : 'degraded';
+}
+
+interface Answer {
+  code: number;
+  body: unknown;
+}
+
+const ROUTES: Record<string, (ctx: HttpContext) => Answer> = {
+  /** Liveness: the process answers, also while it drains. */
+  '/livez': () => ({ code: 200, body: { status: 'ok' } }),
+  /** Readiness: whether to send this node new clients; 503 while degraded or shutting down. */
+  '/readyz': (ctx) => {
+    const status = health(ctx);
+    return { code: status === 'ok' ? 200 : 503, body: { status } };
+  },
   '/healthz': (ctx) => ({
-    status: !ctx.accepting() ? 'shutting_down' : ctx.engine.up && ctx.synced() ? 'ok' : 'degraded',
-    engine: ctx.engine.kind,
-    uptime: Math.round((Date.now() - ctx.started) / 1000),
-    channels: ctx.registry.size,
-    connections: ctx.connections(),
+    code: 200,
+    body: {
+      status: health(ctx),
+      engine: ctx.engine.kind,
+      uptime: Math.round((Date.now() - ctx.started) / 1000),
+      channels: ctx.registry.size,
+      connections: ctx.connections(),
+    },
   }),
   '/channels': (ctx) => ({
-    channels: channelSummaries(ctx.registry).map(({ path, id, members, connections, created }): ChannelInfo => ({ path, id, members, connections, created })),
+    code: 200,
+    body: {
+      channels: channelSummaries(ctx.registry).map(({ path, id, members, connections, created }): ChannelInfo => ({ path, id, members, connections, created })),
+    },
   }),
 };
 

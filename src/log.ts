@@ -7,3 +7,16 @@ export type { Logger };
 export function createLogger(level: LogLevel): Logger {
   return pino({ level, base: { name: 'rooms' } });
 }
+
+/** A URL as logs and banners show it: without its user, password and query (which may carry them); one that does not parse is not shown. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    return parsed.toString();
+  } catch {
+    return '(URL not shown)';
+  }
+}

@@ -228,9 +228,12 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   }
 
   /**
-   * Stops accepting, closes every member with 1001 "server shutting down", cuts those that have not
-   * closed within `shutdownTimeout`, stops the reaper and heartbeat, sends the webhooks' last
-   * events (waiting at most `webhookTimeout`), and resolves when all is closed.
+   * Drains, then closes: refuses upgrades with 503 `shutting_down` while plain HTTP keeps answering
+   * (`/readyz` 503, `/healthz` `shutting_down`, so a load balancer sees the drain), closes every
+   * member with 1001 "server shutting down", cuts those that have not closed within
+   * `shutdownTimeout`, stops the reaper and heartbeat, sends the webhooks' last events (waiting at
+   * most `webhookTimeout`), then closes the listener and every HTTP connection, and resolves when
+   * all is closed.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -242,7 +245,6 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.state = 'closing';
     this.reaper.stop();
     this.heartbeat.stop();
-    const httpClosed = wasListening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
     const connections = [...this.hub];
     const closed = connections.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
     for (const connection of connections) this.replies.close(connection, CLOSES.shutting_down);
@@ -260,6 +262,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     await this.engine.close();
     // Members' leaves at shutdown are events too: the webhooks get one last request for them.
     await this.webhooks?.close();
+    const httpClosed = wasListening ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
     this.http.closeAllConnections();
     await httpClosed;
     this.state = 'closed';

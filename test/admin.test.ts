@@ -88,4 +88,14 @@ describe('admin page, in Chromium', function () {
     await page.getByText('The server refused that key').waitFor();
     expect(await page.getByLabel('API key').isVisible()).to.equal(true);
   });
+
+  it('says the API is off, and how to turn it on, when no apiKeys are configured', async () => {
+    const s = await startServer();
+    const page = await open(s);
+    await page.getByRole('heading', { name: 'The API is off' }).waitFor();
+    const message = await page.getByRole('alert').filter({ hasText: 'ROOMS_API_KEYS' }).textContent();
+    expect(message).to.equal('the API is off: no apiKeys are configured; set apiKeys in a config file or ROOMS_API_KEYS (see docs/api.md)');
+    expect(await page.getByLabel('API key').isVisible()).to.equal(false);
+    expect(await page.getByText('The server refused that key').count()).to.equal(0);
+  });
 });

@@ -46,9 +46,16 @@ describe('HTTP API', () => {
       await basic.body?.cancel();
     });
 
-    it('answers 401 to everything when no key is configured', async () => {
+    it('answers 403 api_off, saying how to turn the API on, to everything when no key is configured', async () => {
       const s = await startServer();
-      expect((await api(s, 'GET', '/api/channels')).status).to.equal(401);
+      for (const [method, path, key] of [['GET', '/api/channels', KEY], ['GET', '/api/channels', null], ['POST', '/api/channels/channel/1/messages', KEY], ['GET', '/api/nothing', null]] as const) {
+        const answer = await api(s, method, path, method === 'POST' ? { message: 'hi' } : undefined, key);
+        expect(answer.status, `${method} ${path}`).to.equal(403);
+        expect(answer.body).to.deep.equal({
+          error: { code: 'api_off', message: 'the API is off: no apiKeys are configured; set apiKeys in a config file or ROOMS_API_KEYS (see docs/api.md)' },
+        });
+        expect(answer.headers.get('www-authenticate')).to.equal(null);
+      }
     });
 
     it('accepts every configured key', async () => {

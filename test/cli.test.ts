@@ -73,6 +73,20 @@ describe('bin/rooms', () => {
     expect(stderr).to.equal('rooms: ROOMS_AUTH_TIMEOUT must be an integer from 1 to 3600000 (got "soon")\n');
   });
 
+  it('a short secret exits 2 naming the setting without printing the secret, from env or a config file', async () => {
+    for (const variable of ['ROOMS_SECRET', 'ROOMS_JWT_SECRET', 'ROOMS_WEBHOOK_SECRET']) {
+      const { code, stdout, stderr } = await runRooms([], { [variable]: 'hunter2' });
+      expect(code, variable).to.equal(2);
+      expect(stderr, variable).to.match(new RegExp(`^rooms: ${variable} must be a string of at least \\d+ characters, or null \\(got 7 characters; the value is not shown\\)\n$`));
+      expect(stdout + stderr, variable).not.to.include('hunter2');
+    }
+    const file = tempConfig({ jwtSecret: 'hunter2' });
+    const { code, stdout, stderr } = await runRooms(['--config', file]);
+    expect(code).to.equal(2);
+    expect(stderr).to.include('jwtSecret must be a string of at least 32 characters');
+    expect(stdout + stderr).not.to.include('hunter2');
+  });
+
   it('an unknown key in the config file exits 2 naming it', async () => {
     const file = tempConfig({ port: 0, prot: 1 });
     const { code, stderr } = await runRooms(['--config', file]);
@@ -97,8 +111,8 @@ describe('bin/rooms', () => {
   });
 
   it('starts, prints where clients go, serves a client, and exits 0 on SIGTERM after closing it with 1001', async () => {
-    const { child, done, stdout } = spawnRooms(['--port', '0', '--log-level', 'warn']);
-    const [, port] = await waitForOutput(child, stdout, LISTENING);
+    const { child, done, stderr } = spawnRooms(['--port', '0', '--log-level', 'warn']);
+    const [, port] = await waitForOutput(child, stderr, LISTENING, 'stderr');
     const { client } = await join(`ws://127.0.0.1:${port}/channel?id=1`, 'alice');
     expect((await client.request({ event: 'broadcast', message: 'hi' })).message).to.equal('hi');
     child.kill('SIGTERM');
@@ -108,9 +122,9 @@ describe('bin/rooms', () => {
 
   it('merges config file < env < flags and logs JSON lines at the chosen level', async () => {
     const file = tempConfig({ port: 1, paths: ['/from-file'], logLevel: 'error' });
-    const { child, done, stdout } = spawnRooms(['--config', file, '--port', '0', '--log-level', 'info'], { ROOMS_PATHS: '/a,/b', ROOMS_PORT: '2' });
-    const [, port] = await waitForOutput(child, stdout, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/b\?id=<channel>\n/);
-    expect(stdout()).to.include(`ws://127.0.0.1:${port}/a?id=<channel>`);
+    const { child, done, stdout, stderr } = spawnRooms(['--config', file, '--port', '0', '--log-level', 'info'], { ROOMS_PATHS: '/a,/b', ROOMS_PORT: '2' });
+    const [, port] = await waitForOutput(child, stderr, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/b\?id=<channel>\n/, 'stderr');
+    expect(stderr()).to.include(`ws://127.0.0.1:${port}/a?id=<channel>`);
     // pino writes its lines on its own schedule: wait for the start event too.
     await waitForOutput(child, stdout, /"msg":"listening"\}\n/);
     const log = stdout()
@@ -122,10 +136,52 @@ describe('bin/rooms', () => {
     expect((await done).code).to.equal(0);
   });
 
+  it('keeps stdout JSON lines only, and tells a person on stderr where everything is: memory, open, no admin', async () => {
+    const { child, done, stdout, stderr } = spawnRooms(['--port', '0', '--log-level', 'info']);
+    const [, port] = await waitForOutput(child, stdout, /"port":(\d+)[^\n]*"msg":"listening"\}\n/);
+    await waitForOutput(child, stderr, /auth +[^\n]*\n/, 'stderr');
+    expect(stderr()).to.equal(
+      [
+        `rooms listening on ws://127.0.0.1:${port}/channel?id=<channel>`,
+        `  chat page  http://127.0.0.1:${port}/`,
+        '  admin      off: no apiKeys (set apiKeys or ROOMS_API_KEYS, see docs/api.md)',
+        '  engine     memory (this process only)',
+        '  auth       open: clients pick their names',
+        '',
+      ].join('\n'),
+    );
+    child.kill('SIGTERM');
+    const { code, stdout: all } = await done;
+    expect(code).to.equal(0);
+    const lines = all.split('\n');
+    expect(lines.pop(), 'stdout ends with a newline').to.equal('');
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.to.throw();
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).to.include.members(['listening', 'shutting down']);
+  });
+
+  it('the banner shows the admin page, the Redis URL without its password, and token mode', async () => {
+    const env = {
+      ROOMS_API_KEYS: '[{"name":"ops","key":"ops-key-0123456789abcdef"}]',
+      ROOMS_AUTH_MODE: 'token',
+      ROOMS_JWT_SECRET: 'jwt-secret-0123456789abcdef0123456789',
+      ROOMS_REDIS: 'redis://user:hunter2pass@127.0.0.1:1/0',
+    };
+    const { child, done, stdout, stderr } = spawnRooms(['--port', '0', '--log-level', 'info'], env);
+    const [, port] = await waitForOutput(child, stderr, /listening on ws:\/\/127\.0\.0\.1:(\d+)\/[^\n]*\n[^]*auth +[^\n]*\n/, 'stderr');
+    expect(stderr()).to.include(`  admin      http://127.0.0.1:${port}/admin\n`);
+    expect(stderr()).to.include('  engine     redis redis://127.0.0.1:1/0\n');
+    expect(stderr()).to.include('  auth       token: names come from JWTs signed with jwtSecret\n');
+    await waitForOutput(child, stdout, /"msg":"listening"\}\n/);
+    child.kill('SIGTERM');
+    const { stdout: all, stderr: errors } = await done;
+    expect(all + errors).not.to.include('hunter2pass');
+    for (const line of all.split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line) as unknown, line).not.to.throw();
+  });
+
   it('`rooms serve` takes the same options', async () => {
-    const { child, done, stdout } = spawnRooms(['serve', '--port', '0', '--path', '/room1', '--path', '/room2', '--log-level', 'silent']);
-    await waitForOutput(child, stdout, /\/room2\?id=<channel>\n/);
-    expect(stdout()).to.match(/ws:\/\/127\.0\.0\.1:\d+\/room1\?id=<channel>\n/);
+    const { child, done, stderr } = spawnRooms(['serve', '--port', '0', '--path', '/room1', '--path', '/room2', '--log-level', 'silent']);
+    await waitForOutput(child, stderr, /\/room2\?id=<channel>\n/, 'stderr');
+    expect(stderr()).to.match(/ws:\/\/127\.0\.0\.1:\d+\/room1\?id=<channel>\n/);
     child.kill('SIGINT');
     expect((await done).code).to.equal(0);
   });

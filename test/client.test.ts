@@ -205,8 +205,8 @@ describe('client library', () => {
     });
 
     it('replaces a link that stays silent beyond idleTimeout', async () => {
-      const { child, stdout } = spawnRooms(['--port', '0', '--log-level', 'silent']);
-      const [, port] = await waitForOutput(child, stdout, /ws:\/\/127\.0\.0\.1:(\d+)\//);
+      const { child, stderr } = spawnRooms(['--port', '0', '--log-level', 'silent']);
+      const [, port] = await waitForOutput(child, stderr, /ws:\/\/127\.0\.0\.1:(\d+)\//, 'stderr');
       // A stopped server keeps its sockets open but says nothing: the link is dead, not closed.
       onCleanup(() => {
         child.kill('SIGCONT');

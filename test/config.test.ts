@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { ConfigError, DEFAULTS, ERRORS, SETTINGS, createRoomServer } from '../src/index.js';
-import { fromEnv, mergeConfig, parsePartial } from '../src/config.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromEnv, loadConfigFile, mergeConfig, parsePartial } from '../src/config.js';
+import { onCleanup } from './support/cleanup.js';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
@@ -47,7 +51,7 @@ describe('configuration', () => {
     ['paths', ['/a', '/a'], 'options: paths must be a list of distinct URL paths (got ["/a","/a"])'],
     ['paths', ['/a?b'], 'options: paths must be a URL path starting with / made of A-Z a-z 0-9 . _ ~ - / (got "/a?b")'],
     ['logLevel', 'loud', 'options: logLevel must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
-    ['secret', 'short', 'options: secret must be a string of at least 16 characters, or null (got "short")'],
+    ['secret', 'short', 'options: secret must be a string of at least 16 characters, or null (got 5 characters; the value is not shown)'],
     ['reapSchedule', 'every minute', 'options: reapSchedule must be a cron expression such as "*/5 * * * *" (got "every minute")'],
     ['host', '', 'options: host must be a host name or IP address (got "")'],
     ['apiKeys', [{ name: 'backend', key: 'short' }], 'options: apiKeys[0].key (of "backend") must be a string of at least 16 characters without spaces'],
@@ -61,7 +65,11 @@ describe('configuration', () => {
     ['webhooks', [{ url: 'http://x/', events: ['member_joined'] }], 'options: webhooks[0].events must be a list of events from channel_occupied, channel_vacated, member_added, member_removed (got "member_joined")'],
     ['webhooks', [{ url: 'http://x/', events: [] }], 'options: webhooks[0].events must be a non-empty list of distinct events from channel_occupied, channel_vacated, member_added, member_removed (got [])'],
     ['webhooks', [{ url: 'http://x/' }], 'options: webhooks[0].events must be a non-empty list of distinct events'],
-    ['webhookSecret', 'short', 'options: webhookSecret must be a string of at least 16 characters, or null (got "short")'],
+    ['webhookSecret', 'short', 'options: webhookSecret must be a string of at least 16 characters, or null (got 5 characters; the value is not shown)'],
+    ['jwtSecret', 'short', 'options: jwtSecret must be a string of at least 32 characters, or null (got 5 characters; the value is not shown)'],
+    ['jwtSecret', 12345, 'options: jwtSecret must be a string of at least 32 characters, or null (got a number; the value is not shown)'],
+    ['secret', 'Z', 'options: secret must be a string of at least 16 characters, or null (got 1 character; the value is not shown)'],
+    ['secret', { key: 'Zq9' }, 'options: secret must be a string of at least 16 characters, or null (got an object; the value is not shown)'],
     ['webhookRetries', 101, 'options: webhookRetries must be an integer from 0 to 100 (got 101)'],
   ] as const) {
     it(`refuses ${setting} = ${JSON.stringify(value)} with a TypeError saying what it accepts`, () => {
@@ -73,6 +81,17 @@ describe('configuration', () => {
     const key = 'secret with spaces in it';
     for (const value of [[{ name: 'a', key }], `[{"name":"a","key":"${key}"`]) {
       expect(() => parsePartial({ apiKeys: value }, 'options')).to.throw(ConfigError).that.satisfies((err: Error) => !err.message.includes(key));
+    }
+  });
+
+  it('never echoes a secret in an error, from options or the environment', () => {
+    const env = { secret: 'ROOMS_SECRET', jwtSecret: 'ROOMS_JWT_SECRET', webhookSecret: 'ROOMS_WEBHOOK_SECRET' } as const;
+    for (const [setting, variable] of Object.entries(env)) {
+      for (const value of ['hunter2', 'Zq9', 123456789]) {
+        const hidden = (err: Error): boolean => !err.message.includes(String(value)) && err.message.includes('the value is not shown');
+        expect(() => parsePartial({ [setting]: value }, 'options'), setting).to.throw(ConfigError).that.satisfies(hidden);
+        if (typeof value === 'string') expect(() => fromEnv({ [variable]: value }), variable).to.throw(ConfigError).that.satisfies(hidden);
+      }
     }
   });
 
@@ -98,6 +117,17 @@ describe('configuration', () => {
     );
     expect(mergeConfig({ redis, presenceTtl: 2_000, redisTimeout: 1_000 })).to.include({ redisTimeout: 1_000 });
     expect(mergeConfig({ presenceTtl: 2_000 }), 'no Redis, no rule').to.include({ presenceTtl: 2_000 });
+  });
+
+  it('a config file that is not JSON gets the line of the fault, never the text around it (it may be a secret)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rooms-config-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const bare = join(dir, 'bare.json');
+    await writeFile(bare, '{\n  "jwtSecret": unquotedsecretvalue1234567890abcdef\n}\n');
+    expect(() => loadConfigFile(bare)).to.throw(ConfigError, `--config ${bare}: not valid JSON; check the commas, quotes and braces there`);
+    const comma = join(dir, 'comma.json');
+    await writeFile(comma, '{\n  "jwtSecret": "quotedsecretvalue1234567890abcdef" "port": 1\n}\n');
+    expect(() => loadConfigFile(comma)).to.throw(ConfigError, `--config ${comma}: not valid JSON at line 2; check the commas, quotes and braces there`);
   });
 
   it('createRoomServer refuses unknown settings', () => {

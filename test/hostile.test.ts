@@ -202,8 +202,8 @@ describe('hostile connections', () => {
 
   it('a member broadcasting a deeply nested message (30,000 levels, within maxPayload) does not take the server process down', async () => {
     // A real bin/rooms process: if the message kills the server, it must not kill the test run with it.
-    const { child, done, stdout } = spawnRooms(['--port', '0', '--log-level', 'silent', '--max-payload', String(MAX_PAYLOAD)]);
-    const [, port] = await waitForOutput(child, stdout, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/channel\?id=<channel>\n/);
+    const { child, done, stderr } = spawnRooms(['--port', '0', '--log-level', 'silent', '--max-payload', String(MAX_PAYLOAD)]);
+    const [, port] = await waitForOutput(child, stderr, /rooms listening on ws:\/\/127\.0\.0\.1:(\d+)\/channel\?id=<channel>\n/, 'stderr');
     const url = `ws://127.0.0.1:${port}/channel?id=x`;
     const { client: alice } = await join(url, 'alice');
     const { client: bob } = await join(url, 'bob');

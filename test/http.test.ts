@@ -14,6 +14,29 @@ describe('plain HTTP', () => {
     expect(body.uptime).to.be.a('number');
   });
 
+  it('GET /livez and GET /readyz answer 200 ok while the server is up', async () => {
+    const { http } = await startServer();
+    for (const path of ['/livez', '/readyz']) {
+      const res = await fetch(http(path));
+      expect(res.status, path).to.equal(200);
+      expect(res.headers.get('content-type'), path).to.match(/^application\/json/);
+      expect(await res.json(), path).to.deep.equal({ status: 'ok' });
+    }
+  });
+
+  it('GET /readyz answers 503 degraded while Redis is unreachable; /livez and /healthz still 200', async () => {
+    const { http } = await startServer({ redis: 'redis://127.0.0.1:1' });
+    const ready = await fetch(http('/readyz'));
+    expect(ready.status).to.equal(503);
+    expect(await ready.json()).to.deep.equal({ status: 'degraded' });
+    const live = await fetch(http('/livez'));
+    expect(live.status).to.equal(200);
+    expect(await live.json()).to.deep.equal({ status: 'ok' });
+    const health = await fetch(http('/healthz'));
+    expect(health.status).to.equal(200);
+    expect(await health.json()).to.include({ status: 'degraded', engine: 'redis' });
+  });
+
   it('GET /channels lists each channel with path, id, members and created time', async () => {
     const { http, url } = await startServer({ paths: ['/channel', '/room'] });
     await join(url('1'), 'alice');

@@ -42,6 +42,32 @@ describe('shutdown', () => {
     await closing;
   });
 
+  it('keeps answering plain HTTP while it drains: /readyz 503, /healthz shutting_down, /livez ok, upgrades 503', async () => {
+    const { url, server, port, http } = await startServer({ shutdownTimeout: 10_000 });
+    const slow = await join(url('1'), 'slow');
+    // A member that does not read never answers the close frame: the drain lasts until it goes.
+    (slow.client.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const closing = server.close();
+    const ready = await fetch(http('/readyz'));
+    expect(ready.status).to.equal(503);
+    expect(await ready.json()).to.deep.equal({ status: 'shutting_down' });
+    const health = await fetch(http('/healthz'));
+    expect(health.status).to.equal(200);
+    expect(await health.json()).to.include({ status: 'shutting_down', connections: 1 });
+    const live = await fetch(http('/livez'));
+    expect(live.status).to.equal(200);
+    expect(await live.json()).to.deep.equal({ status: 'ok' });
+    const upgrade = await rawRequest(await openSocket(port), upgradeRequest('/channel?id=1'));
+    expect(upgrade.status).to.equal(503);
+    slow.client.terminate();
+    await closing;
+    let refused: unknown = null;
+    await fetch(http('/livez')).catch((err: unknown) => {
+      refused = err;
+    });
+    expect(refused).to.be.instanceOf(TypeError);
+  });
+
   it('cuts members that do not answer the close within shutdownTimeout', async () => {
     const { url, server } = await startServer({ shutdownTimeout: 50 });
     const slow = await join(url('1'), 'slow');

@@ -22,7 +22,8 @@ export interface ApiContext {
 }
 
 /**
- * The HTTP API for backends, under /api: every request needs `Authorization: Bearer KEY`.
+ * The HTTP API for backends, under /api: every request needs `Authorization: Bearer KEY`; with no
+ * apiKeys configured, every request gets 403 `api_off`.
  *   GET    /api/channels
  *   GET    /api/channels/{path}/{id}
  *   POST   /api/channels/{path}/{id}/messages
@@ -30,6 +31,7 @@ export interface ApiContext {
  * `{path}` is a channel path without its leading slash, URL-encoded (`/a/b` is `a%2Fb`).
  */
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  if (ctx.config.apiKeys.length === 0) return refuse(ctx.metrics, res, 'api_off');
   const from = ctx.keys.identify(req.headers.authorization);
   if (from === null) return refuse(ctx.metrics, res, 'unauthorized');
   let segments: string[];

@@ -2,7 +2,7 @@
 // the cut and its end) shared by every operation, and splitting it would spread that state.
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../log.js';
+import { withoutCredentials, type Logger } from '../log.js';
 import {
   EngineUnavailable,
   newEpoch,
@@ -375,7 +375,7 @@ export class RedisEngine implements Engine {
     }
     this.reported = up;
     this.reportedCut = this.cut;
-    if (up && this.warned) this.options.log.info({ url: redact(this.options.url) }, 'redis reachable again');
+    if (up && this.warned) this.options.log.info({ url: withoutCredentials(this.options.url) }, 'redis reachable again');
     if (up) this.retryLeaves();
     if (up) this.warned = false;
     else if (this.cut) this.warnDown();
@@ -411,7 +411,7 @@ export class RedisEngine implements Engine {
   private warnDown(): void {
     if (this.warned || this.closed) return;
     this.warned = true;
-    this.options.log.warn({ err: this.lastError, url: redact(this.options.url) }, 'redis unreachable; serving local members only and retrying');
+    this.options.log.warn({ err: this.lastError, url: withoutCredentials(this.options.url) }, 'redis unreachable; serving local members only and retrying');
   }
 
   /** Resolves once `up` becomes `state`, or after `ms` when given. */
@@ -488,9 +488,4 @@ export class RedisEngine implements Engine {
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
-}
-
-/** A Redis URL without its password, for logs. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }

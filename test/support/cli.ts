@@ -36,19 +36,20 @@ export function runRooms(args: string[], env: Record<string, string> = {}): Prom
   return spawnRooms(args, env).done;
 }
 
-/** Waits until the child's stdout matches, resolving with the match. */
-export function waitForOutput(child: ChildProcess, read: () => string, pattern: RegExp): Promise<RegExpMatchArray> {
+/** Waits until the child's stdout (or stderr, where the banner goes) matches, resolving with the match. */
+export function waitForOutput(child: ChildProcess, read: () => string, pattern: RegExp, from: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpMatchArray> {
+  const stream = child[from]!;
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const match = read().match(pattern);
       if (match !== null) {
-        child.stdout!.off('data', check);
+        stream.off('data', check);
         child.off('close', onClose);
         resolve(match);
       }
     };
     const onClose = (): void => reject(new Error(`rooms exited before printing ${pattern}: ${read()}`));
-    child.stdout!.on('data', check);
+    stream.on('data', check);
     child.on('close', onClose);
     check();
   });

@@ -20,10 +20,15 @@ const KEY_STORE = 'rooms-admin-key';
 
 class Refused extends Error {}
 
+/** The server has no apiKeys: the message says how to turn the API on. */
+class ApiOff extends Error {}
+
 const ui = {
   login: $<HTMLFormElement>('login'),
   key: $<HTMLInputElement>('key'),
   loginError: $('login-error'),
+  apiOff: $('api-off'),
+  apiOffMessage: $('api-off-message'),
   forget: $<HTMLButtonElement>('forget'),
   dashboard: $('dashboard'),
   updated: $('updated'),
@@ -51,8 +56,13 @@ function channelUrl(c: { path: string; id: string }): string {
 }
 
 async function get<T>(url: string): Promise<T | null> {
-  const res = await fetch(url, { headers: { Authorization: `Bearer ${apiKey() ?? ''}` }, cache: 'no-store' });
+  const key = apiKey();
+  const res = await fetch(url, { headers: key === null ? {} : { Authorization: `Bearer ${key}` }, cache: 'no-store' });
   if (res.status === 401) throw new Refused();
+  if (res.status === 403) {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code === 'api_off') throw new ApiOff(body.error.message);
+  }
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
   return (await res.json()) as T;
@@ -66,6 +76,15 @@ function showLogin(error = ''): void {
   ui.loginError.textContent = error;
   ui.key.value = '';
   ui.key.focus();
+}
+
+function showApiOff(message: string): void {
+  window.clearTimeout(timer);
+  ui.dashboard.hidden = true;
+  ui.forget.hidden = true;
+  ui.login.hidden = true;
+  ui.apiOffMessage.textContent = message;
+  ui.apiOff.hidden = false;
 }
 
 function showDashboard(): void {
@@ -84,6 +103,7 @@ async function poll(): Promise<void> {
     ui.updated.textContent = `Updated ${new Date().toLocaleTimeString()} · ${rows.size} channel${rows.size === 1 ? '' : 's'}`;
     ui.notice.textContent = '';
   } catch (err) {
+    if (err instanceof ApiOff) return showApiOff(err.message);
     if (err instanceof Refused) {
       sessionStorage.removeItem(KEY_STORE);
       return showLogin('The server refused that key. Check it and enter it again.');
@@ -208,5 +228,15 @@ ui.forget.addEventListener('click', () => {
   showLogin();
 });
 
-if (apiKey() === null) showLogin();
-else showDashboard();
+/** Without a key, asks the server first whether its API is on at all, so as not to ask for a key it cannot take. */
+async function start(): Promise<void> {
+  if (apiKey() !== null) return showDashboard();
+  try {
+    await get('/api/channels');
+  } catch (err) {
+    if (err instanceof ApiOff) return showApiOff(err.message);
+  }
+  showLogin();
+}
+
+void start();
