@@ -10,14 +10,13 @@ export interface ChannelOptions {
 
 /**
  * Something to do once this node has delivered a given seq (an ack after the sender's own copy),
- * or to give up on by its deadline.
+ * or to give up on when that delivery will not come.
  */
 interface Waiting {
   epoch: string;
   seq: number;
   run: () => void;
   fail: () => void;
-  timer: NodeJS.Timeout;
 }
 
 /**
@@ -129,19 +128,18 @@ export class Channel {
 
   /**
    * Runs `run` once the publication at `epoch`/`seq` has been delivered here (at once if it has), or
-   * `fail` if it has not been within `wait` ms, or when {@link abandon} is called first.
+   * `fail` when {@link abandon} gives up on it. Returns what stops the wait (the caller's deadline).
    */
-  afterDelivered(epoch: string, seq: number, run: () => void, fail: () => void, wait: number): void {
-    if (this.delivered(epoch, seq)) return run();
-    const waiting: Waiting = { epoch, seq, run, fail, timer: setTimeout(() => this.expire(waiting), Math.max(wait, 0)) };
+  afterDelivered(epoch: string, seq: number, run: () => void, fail: () => void): () => void {
+    if (this.delivered(epoch, seq)) {
+      run();
+      return NOTHING;
+    }
+    const waiting: Waiting = { epoch, seq, run, fail };
     this.waiting.push(waiting);
-  }
-
-  private expire(waiting: Waiting): void {
-    const at = this.waiting.indexOf(waiting);
-    if (at === -1) return;
-    this.waiting.splice(at, 1);
-    waiting.fail();
+    return () => {
+      this.waiting = this.waiting.filter((w) => w !== waiting);
+    };
   }
 
   /** Marks a publication delivered and runs what waited for it (or for anything in an older epoch). */
@@ -152,11 +150,9 @@ export class Channel {
     const still: Waiting[] = [];
     for (const w of this.waiting) {
       // A wait in another epoch is not answered by this delivery: it runs once its own epoch is
-      // delivered here, or fails by its deadline.
-      if (w.epoch === epoch && w.seq <= seq) {
-        clearTimeout(w.timer);
-        w.run();
-      } else still.push(w);
+      // delivered here, or its caller's deadline stops it.
+      if (w.epoch === epoch && w.seq <= seq) w.run();
+      else still.push(w);
     }
     this.waiting = still;
   }
@@ -170,10 +166,8 @@ export class Channel {
   abandon(through?: { epoch: string; seq: number }): void {
     const still: Waiting[] = [];
     for (const w of this.waiting) {
-      if (through === undefined || w.epoch !== through.epoch || w.seq <= through.seq) {
-        clearTimeout(w.timer);
-        w.fail();
-      } else still.push(w);
+      if (through === undefined || w.epoch !== through.epoch || w.seq <= through.seq) w.fail();
+      else still.push(w);
     }
     this.waiting = still;
   }
@@ -201,11 +195,12 @@ export class Channel {
 
   /** Closes the WebSocketServer; called by the registry once the channel is removed. */
   close(): void {
-    for (const w of this.waiting) clearTimeout(w.timer);
     this.waiting = [];
     this.wss.close();
   }
 }
+
+const NOTHING = (): void => undefined;
 
 /** A message id delivered here: the seq it had (null for a local copy), when, and in what order with admissions. */
 export interface Remembered {

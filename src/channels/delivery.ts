@@ -210,18 +210,16 @@ export class Delivery implements EngineSink {
         this.log.warn({ channel: channel.key, epoch: recovery.epoch }, 'history was lost while this node was cut off, or went back; telling its members');
         this.missed(channel, recovery.epoch, 0);
       }
-      channel.unsure = false;
       channel.epoch = recovery.epoch;
       channel.seq = 0;
       recovery = await this.engine.recover(channel.key, 0, recovery.epoch);
     }
+    // Where this node stands is known again: filled, or its members are told (below) that it is not.
+    channel.unsure = false;
     if (!recovery.recovered) {
       if (recovery.seq > (channel.seq ?? 0)) this.log.warn({ channel: channel.key, from, seq: recovery.seq }, 'history no longer holds what this node missed; telling its members');
-      // The members are told below: nothing is unsure any more.
-      channel.unsure = false;
       return { position: recovery, filled: false };
     }
-    channel.unsure = false;
     for (const p of recovery.publications) if (p.seq > (channel.seq ?? 0)) this.deliver(channel, p);
     return { position: recovery, filled: true };
   }

@@ -146,6 +146,7 @@ export class Publisher {
     // One answer, by the deadline: an ack once this node delivered the sender's own copy (a sender
     // is never acked before it), or unavailable when the store, or that delivery, takes longer.
     let answered = false;
+    let stopWaiting = (): void => undefined;
     const answer = (reply: () => void): void => {
       if (answered) return;
       answered = true;
@@ -153,15 +154,19 @@ export class Publisher {
       reply();
     };
     const unavailable = (): void => answer(() => this.replies.fail(member, 'unavailable', { re }));
-    const timer = re === undefined ? undefined : setTimeout(unavailable, Math.max(deadline - Date.now(), 0));
+    const late = (): void => {
+      stopWaiting();
+      unavailable();
+    };
+    const timer = re === undefined ? undefined : setTimeout(late, Math.max(deadline - Date.now(), 0));
     const seen = channel.epoch !== null && channel.seq !== null ? { epoch: channel.epoch, seq: channel.seq } : undefined;
     this.replies.guard(member, 'to publish a message', () =>
       this.engine.publish(channel.key, { head, tail, route: sent, seen }).then((published) => {
         // The store had gone back in time: what this node delivered past its seq is in no history.
         if (published.behind === true) channel.unsure = true;
-        if (re === undefined) return;
+        if (re === undefined || answered) return;
         const ack = (): void => answer(() => this.replies.send(member, encode.ackEvent(re, { seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}) })));
-        channel.afterDelivered(published.epoch, published.seq, ack, unavailable, deadline - Date.now());
+        stopWaiting = channel.afterDelivered(published.epoch, published.seq, ack, unavailable);
       }, unavailable),
     );
   }

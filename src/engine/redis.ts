@@ -364,22 +364,20 @@ export class RedisEngine implements Engine {
     if (this.cut && this.answering) this.cut = false;
     this.watch();
     const up = this.up;
-    if (up === this.reported) {
-      // Down already, and now cut off too: the sink learns that nothing more will arrive.
-      if (!up && this.cut && !this.reportedCut && !this.closed) {
-        this.warnDown();
-        this.sink.state(false);
-      }
-      this.reportedCut = this.cut;
-      return;
-    }
+    const changedUp = up !== this.reported;
+    // Down already, and now cut off too: the sink learns that nothing more will arrive.
+    const newlyCut = !up && this.cut && !this.reportedCut;
     this.reported = up;
     this.reportedCut = this.cut;
-    if (up && this.warned) this.options.log.info({ url: withoutCredentials(this.options.url) }, 'redis reachable again');
-    if (up) this.retryLeaves();
-    if (up) this.warned = false;
-    else if (this.cut) this.warnDown();
-    for (const wake of this.waiters) wake(up);
+    if (!changedUp && !newlyCut) return;
+    if (up) {
+      if (this.warned) this.options.log.info({ url: withoutCredentials(this.options.url) }, 'redis reachable again');
+      this.warned = false;
+      this.retryLeaves();
+    } else if (this.cut) {
+      this.warnDown();
+    }
+    if (changedUp) for (const wake of this.waiters) wake(up);
     if (!this.closed) this.sink.state(up);
   }
 
