@@ -151,7 +151,7 @@ describe('HTTP API', () => {
       const bob = await join(s.url('1'), 'bob');
       const answer = await api(s, 'POST', '/api/channels/channel/1/messages', { message: 'psst', to: ['bob', 'bob'] });
       expect(answer.body).to.deep.include({ seq: 1 });
-      expect(await bob.client.next('message')).to.include({ message: 'psst', from: 'backend' });
+      expect(await bob.client.next('message')).to.deep.include({ message: 'psst', from: 'backend', to: ['bob'] });
       const list = await alice.client.request({ event: 'user_list', auth: alice.token }, 'user_list');
       expect(list.message).to.deep.equal(['alice', 'bob']);
       expect(alice.client.pending).to.equal(0);

@@ -52,7 +52,9 @@ describe('client library', () => {
       for (const c of [alice, bob, carol]) await c.client.connect();
       await alice.client.to('bob', 'psst');
       await alice.client.broadcast('everyone');
-      expect((await bob.received(2)).map((m) => m.message)).to.deep.equal(['psst', 'everyone']);
+      const got = await bob.received(2);
+      expect(got.map((m) => m.message)).to.deep.equal(['psst', 'everyone']);
+      expect(got.map((m) => m.to)).to.deep.equal([['bob'], undefined]);
       expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['everyone']);
     });
 

@@ -54,6 +54,14 @@ describe('typed binary envelope (rooms.envelope)', () => {
     expect(handleMessage(await kratos.nextBinary()).payload.message).to.equal('{"x":[1,2]}');
   });
 
+  it('a direct message arrives in the envelope with to, the names it was sent to', async () => {
+    const { url } = await startServer();
+    const kratos = await envelopeClient(url('1'), 'kratos');
+    const json = await join(url('1'), 'alice');
+    json.client.send({ event: 'talk_with', auth: json.token, message: 'psst', with_clients: ['kratos'] });
+    expect(handleMessage(await kratos.nextBinary()).payload).to.deep.include({ message: 'psst', sender: 'alice', to: ['kratos'] });
+  });
+
   it('answers a frame that is not a type-0 envelope with bad_envelope and keeps the connection', async () => {
     const { url } = await startServer();
     const kratos = await envelopeClient(url('1'), 'kratos');

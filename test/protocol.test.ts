@@ -174,7 +174,7 @@ describe('protocol v1', () => {
   });
 
   describe('talk_with', () => {
-    it('with with_cilents delivers to each named member only, with from, channel, seq and ts', async () => {
+    it('with with_cilents delivers to each named member only, with from, channel, to, seq and ts', async () => {
       const { url } = await startServer();
       const alice = await join(url('room-9'), 'alice');
       const bob = await join(url('room-9'), 'bob');
@@ -182,7 +182,7 @@ describe('protocol v1', () => {
       const before = Date.now();
       alice.client.send({ event: 'talk_with', auth: alice.token, message: 'psst', with_cilents: ['bob'] });
       const got = await bob.client.next('message');
-      expect(got).to.deep.include({ event: 'message', message: 'psst', from: 'alice', channel: 'room-9', seq: 1 });
+      expect(got).to.deep.include({ event: 'message', message: 'psst', from: 'alice', channel: 'room-9', to: ['bob'], seq: 1 });
       expect(got.ts).to.be.within(before, Date.now());
       carol.client.send({ event: 'broadcast', message: 'marker' });
       expect((await carol.client.next('message')).message).to.equal('marker');
@@ -196,7 +196,7 @@ describe('protocol v1', () => {
       const carol = await join(url('1'), 'carol');
       alice.client.send({ event: 'talk_with', auth: alice.token, message: { text: 'hi' }, with_clients: ['bob', 'carol'] });
       const [b, c] = await Promise.all([bob.client.next('message'), carol.client.next('message')]);
-      expect(b).to.deep.include({ message: { text: 'hi' }, from: 'alice', seq: 1 });
+      expect(b).to.deep.include({ message: { text: 'hi' }, from: 'alice', to: ['bob', 'carol'], seq: 1 });
       expect(c).to.deep.equal(b);
     });
 
@@ -207,7 +207,7 @@ describe('protocol v1', () => {
       alice.client.send({ event: 'talk_with', auth: alice.token, message: 'x', with_cilents: ['zed', 'bob'], id: 5 });
       expect(await alice.client.next()).to.deep.equal({ event: 'error', code: 'no_such_user', message: 'user alice send to zed error', user: 'zed', re: 5 });
       expect(await alice.client.next()).to.deep.equal({ event: 'ack', re: 5, seq: 1 });
-      expect((await bob.client.next('message')).message).to.equal('x');
+      expect(await bob.client.next('message')).to.deep.include({ message: 'x', to: ['bob'] });
     });
 
     it('refuses recipients that are not a non-empty list of names', async () => {

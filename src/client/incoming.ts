@@ -41,6 +41,7 @@ export function parseIncoming(data: unknown): Incoming | null {
       const epoch = str(f.epoch);
       if (seq !== undefined) message.seq = seq;
       if (epoch !== undefined) message.epoch = epoch;
+      if (Array.isArray(f.to) && f.to.every((name): name is string => typeof name === 'string')) message.to = f.to;
       return { event: 'message', message };
     }
     case 'join':

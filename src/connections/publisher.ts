@@ -97,7 +97,7 @@ export class Publisher {
     const missing = unique?.filter((name) => !names.has(name)) ?? [];
     if (missing.length > 0) return { ok: false, missing };
     const route: Route = unique === undefined ? { from, echo: true } : { from, to: unique, echo: false };
-    const published = await this.engine.publish(key, { head: encode.messageHead(message, from, id, event), tail: encode.messageTail(Date.now()), route });
+    const published = await this.engine.publish(key, { head: encode.messageHead(message, from, id, unique, event), tail: encode.messageTail(Date.now()), route });
     return { ok: true, seq: published.seq, epoch: published.epoch };
   }
 
@@ -128,7 +128,7 @@ export class Publisher {
    */
   private post(member: Named, request: Post, route: Route, deadline: number): void {
     const channel = member.channel;
-    const head = encode.messageHead(request.message, member.name, channel.id);
+    const head = encode.messageHead(request.message, member.name, channel.id, route.to);
     const tail = encode.messageTail(Date.now());
     const re = request.id;
     const dedup = re === undefined ? undefined : `${member.name}\0${String(re)}`;

@@ -25,9 +25,10 @@ export function userListEvent(users: string[], re?: RequestId): string {
 /**
  * A message event is written in two halves around the `"seq":N,"epoch":"E"` that the engine fills
  * in once it has ordered the message: `head` is the event up to there, without its closing brace.
+ * A direct message carries `to`, the names it went to, so its receivers can tell it was private.
  */
-export function messageHead(message: unknown, from: string, channel: string, event = 'message'): string {
-  return JSON.stringify({ event, message, from, channel }).slice(0, -1);
+export function messageHead(message: unknown, from: string, channel: string, to?: string[], event = 'message'): string {
+  return JSON.stringify({ event, message, from, channel, to }).slice(0, -1);
 }
 
 export function messageTail(ts: number): string {

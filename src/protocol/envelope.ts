@@ -32,7 +32,8 @@ export function openEnvelope(data: Buffer): Opened {
 
 /**
  * The envelope for a message event: a ChatMessage with the fields those clients read (`message` as a string,
- * `sender`, `timestamp` in ISO 8601) plus the event's channel, seq and epoch, for resume.
+ * `sender`, `timestamp` in ISO 8601) plus the event's channel, `to` on a direct message, and seq and
+ * epoch, for resume.
  */
 export function sealEnvelope(json: string): Buffer {
   const e = JSON.parse(json) as ChatMessage;
@@ -41,6 +42,7 @@ export function sealEnvelope(json: string): Buffer {
     sender: e.from,
     timestamp: new Date(e.ts).toISOString(),
     channel: e.channel,
+    to: e.to,
     seq: e.seq,
     epoch: e.epoch,
   };

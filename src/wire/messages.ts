@@ -20,6 +20,8 @@ export interface ChatMessage {
   from: string;
   /** The channel id. */
   channel: string;
+  /** Present on a direct message: the names it was sent to, and no one else received it. */
+  to?: string[];
   /** Its position in the channel; absent on a local-only delivery made while the cluster store is down. */
   seq?: number;
   /** The channel's history epoch; together with `seq` it is where a resume starts from. */
