@@ -58,6 +58,21 @@ describe('client library', () => {
       expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['everyone']);
     });
 
+    it('with history, the first connection receives the channel\'s last messages before the live ones', async () => {
+      const { url } = await startServer({ historySize: 4 });
+      const alice = roomsClient(url('1'), { user: 'alice' });
+      await alice.client.connect();
+      for (let i = 1; i <= 6; i += 1) await alice.client.publish(`m${i}`);
+      const few = roomsClient(url('1'), { user: 'bob', history: 3 });
+      const all = roomsClient(url('1'), { user: 'carol', history: 50 });
+      const none = roomsClient(url('1'), { user: 'dave' });
+      for (const c of [few, all, none]) await c.client.connect();
+      await alice.client.publish('live');
+      expect((await few.received(4)).map((m) => m.message)).to.deep.equal(['m4', 'm5', 'm6', 'live']);
+      expect((await all.received(5)).map((m) => m.message)).to.deep.equal(['m3', 'm4', 'm5', 'm6', 'live']);
+      expect((await none.received(1)).map((m) => m.message)).to.deep.equal(['live']);
+    });
+
     it('users() lists the members in join order', async () => {
       const { url } = await startServer();
       const alice = roomsClient(url('1'), { user: 'alice' });

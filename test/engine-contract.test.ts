@@ -184,6 +184,23 @@ for (const kind of kinds) {
       expect(recent.publications.map((p) => p.seq)).to.deep.equal([296, 297, 298, 299, 300]);
     });
 
+    it('gives since 0 without an epoch whatever history holds, recovered only when it reaches back to seq 1', async () => {
+      const { engine: e } = await engine({ historySize: 10 });
+      for (let i = 1; i <= 3; i += 1) await e.publish('/c?id=h', draft(`m${i}`));
+      const whole = await e.recover('/c?id=h', 0, null);
+      expect(whole.recovered).to.equal(true);
+      expect(whole.publications.map((p) => p.seq)).to.deep.equal([1, 2, 3]);
+      for (let i = 4; i <= 300; i += 1) await e.publish('/c?id=h', draft(`m${i}`));
+      const kept = await e.recover('/c?id=h', 0, null);
+      expect(kept.recovered).to.equal(false);
+      const seqs = kept.publications.map((p) => p.seq);
+      expect(seqs.length).to.be.at.least(10);
+      expect(seqs[0]).to.be.above(1);
+      expect(seqs).to.deep.equal(seqs.map((_, i) => 301 - seqs.length + i));
+      const { epoch } = kept;
+      expect((await e.recover('/c?id=h', 0, epoch)).publications).to.deep.equal([]);
+    });
+
     it('admits a name once per channel, lists names in join order, and frees a name on leave', async () => {
       const { engine: e, sink } = await engine();
       await e.subscribe('/c?id=p');

@@ -30,11 +30,16 @@ export interface RoomsClientOptions {
   minDelay?: number;
   /** The longest reconnection delay, in ms. Default 30000. */
   maxDelay?: number;
+  /**
+   * How many of the channel's last messages to receive on the first connection, from the
+   * server's history, before the live ones (as far as the history reaches). Default 0.
+   */
+  history?: number;
 }
 
 type Settings = Required<Omit<RoomsClientOptions, 'user' | 'token'>> & Pick<RoomsClientOptions, 'user' | 'token'>;
 
-const DEFAULTS = { presence: true, requestTimeout: 10_000, connectTimeout: 10_000, idleTimeout: 30_000, minDelay: 500, maxDelay: 30_000 };
+const DEFAULTS = { presence: true, requestTimeout: 10_000, connectTimeout: 10_000, idleTimeout: 30_000, minDelay: 500, maxDelay: 30_000, history: 0 };
 
 const NORMAL_CLOSE = CLOSES.normal.code;
 const DROPPED = CLOSES.dropped.code;
@@ -77,6 +82,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
   private connectionToken: string | null = null;
   private authId: RequestId | null = null;
   private sentSince = false;
+  /** Whether this connection's auth asked for the channel's last messages (`history`, first connection only). */
+  private askedHistory = false;
   private everLive = false;
   /** The last (epoch, seq) seen: where a resume starts. */
   private position: { epoch: string; seq: number } | null = null;
@@ -106,6 +113,7 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
       if (!Number.isInteger(value) || value < 1) throw new TypeError(`${key} must be a positive integer of milliseconds (got ${JSON.stringify(value)})`);
     }
     if (settings.maxDelay < settings.minDelay) throw new TypeError('maxDelay must be at least minDelay');
+    if (!Number.isInteger(settings.history) || settings.history < 0) throw new TypeError(`history must be a whole number of messages, 0 or more (got ${JSON.stringify(settings.history)})`);
     this.url = url;
     this.options = settings;
   }
@@ -253,9 +261,13 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     if (this.options.user !== undefined) auth.user = this.options.user;
     if (jwt !== undefined) auth.token = jwt;
     this.sentSince = this.position !== null;
+    this.askedHistory = !this.everLive && this.position === null && this.options.history > 0;
     if (this.position !== null) {
       auth.since = this.position.seq;
       auth.epoch = this.position.epoch;
+    } else if (this.askedHistory) {
+      // since 0 without an epoch: the server replays what its history holds.
+      auth.since = 0;
     }
     socket.send(JSON.stringify(auth));
   }
@@ -289,8 +301,10 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     this.connectTimer = null;
     this.connectionToken = frame.token;
     const recovered = this.sentSince && frame.recovered === true;
-    // Without a recovery the replay will not come: start counting from where the channel is now.
-    if (!recovered) this.position = frame.epoch !== undefined && frame.seq !== undefined ? { epoch: frame.epoch, seq: frame.seq } : null;
+    // Without a recovery the replay will not come: start counting from where the channel is now,
+    // or `history` messages before it when the replay brings the channel's last ones.
+    const back = this.askedHistory ? this.options.history : 0;
+    if (!recovered) this.position = frame.epoch !== undefined && frame.seq !== undefined ? { epoch: frame.epoch, seq: Math.max(frame.seq - back, 0) } : null;
     const reconnected = this.everLive;
     this.everLive = true;
     this.attempt = 0;

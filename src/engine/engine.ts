@@ -215,8 +215,18 @@ export function addressedTo(route: Route, user: string): boolean {
   return route.echo || route.from !== user;
 }
 
-/** The decision that a recovery covers everything after `since`, shared by the engines. */
-export function recovered(position: Position, since: number, epoch: string | null, first: number | undefined): boolean {
+/**
+ * What a recovery replays, shared by the engines: the publications after `since`, when they are
+ * every one of them. `since` 0 without an epoch comes from a client that saw nothing yet and asks
+ * for the channel's history (the chat page's last messages on join): it gets whatever is kept,
+ * `recovered` only when that reaches back to the first message.
+ */
+export function replay(position: Position, since: number, epoch: string | null, kept: Publication[]): Pick<Recovery, 'publications' | 'recovered'> {
+  const ok = recovered(position, since, epoch, kept[0]?.seq);
+  return { publications: ok || (since === 0 && epoch === null) ? kept : [], recovered: ok };
+}
+
+function recovered(position: Position, since: number, epoch: string | null, first: number | undefined): boolean {
   if (epoch !== null && epoch !== position.epoch) return false;
   if (since > position.seq) return false;
   if (since === position.seq) return true;

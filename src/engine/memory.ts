@@ -1,7 +1,7 @@
 import {
   newEpoch,
   NO_SINK,
-  recovered,
+  replay,
   type Draft,
   type Engine,
   type EngineOptions,
@@ -121,8 +121,7 @@ export class MemoryEngine implements Engine {
     if (since === null) return Promise.resolve({ ...position, publications: [], recovered: false });
     const start = state.log.findIndex((p) => p.seq > since);
     const publications = start === -1 ? [] : state.log.slice(start);
-    const ok = recovered(position, since, epoch, publications[0]?.seq);
-    return Promise.resolve({ ...position, publications: ok ? publications : [], recovered: ok });
+    return Promise.resolve({ ...position, ...replay(position, since, epoch, publications) });
   }
 
   private state(channel: string): ChannelState {

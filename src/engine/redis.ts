@@ -7,7 +7,7 @@ import {
   EngineUnavailable,
   newEpoch,
   NO_SINK,
-  recovered,
+  replay,
   type Draft,
   type Engine,
   type EngineOptions,
@@ -279,8 +279,7 @@ export class RedisEngine implements Engine {
       const json = field(fields, 'j');
       if (route !== null && json !== undefined) publications.push({ seq: Number(id.slice(0, id.indexOf('-'))), epoch: position.epoch, route, json });
     }
-    const ok = recovered(position, since, epoch, publications[0]?.seq);
-    return { ...position, publications: ok ? publications : [], recovered: ok };
+    return { ...position, ...replay(position, since, epoch, publications) };
   }
 
   private async beat(): Promise<void> {
