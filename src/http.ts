@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminPage } from './admin.js';
-import { channelSummaries, handleApi, type ApiContext } from './api/routes.js';
+import { authorized, channelSummaries, handleApi, type ApiContext } from './api/routes.js';
 import { getOnly, json, refuse } from './api/reply.js';
 import type { ChannelRegistry } from './channels/registry.js';
 import type { Engine } from './engine/engine.js';
@@ -30,9 +30,10 @@ export interface HttpContext {
 export type ChannelInfo = Pick<ChannelSummary, 'path' | 'id' | 'members' | 'connections' | 'created'>;
 
 /**
- * The plain HTTP endpoints: GET /livez, /readyz, /healthz, /channels and /metrics, the API under
- * /api, the admin page under /admin, and the chat page at /; anything else is a JSON 404. They keep
- * answering while the server drains at shutdown.
+ * The plain HTTP endpoints: GET /livez, /readyz, /healthz and /metrics, GET /channels (with an API
+ * key: channel ids are often private), the API under /api, the admin page under /admin, and the
+ * chat page at /; anything else is a JSON 404. They keep answering while the server drains at
+ * shutdown.
  */
 export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
@@ -42,8 +43,9 @@ export function handleRequest(ctx: HttpContext, req: IncomingMessage, res: Serve
   if (ctx.admin.serves(pathname)) return respond(ctx, res, ctx.admin.handle(ctx.metrics, req, res, pathname));
   if (ctx.chat.has(pathname)) return respond(ctx, res, ctx.chat.serve(ctx.metrics, req, res, pathname));
   const route = ROUTES[pathname];
-  if (route !== undefined || pathname === '/metrics') {
+  if (route !== undefined || pathname === '/metrics' || pathname === '/channels') {
     if (!getOnly(ctx.metrics, req, res, pathname)) return;
+    if (pathname === '/channels') return channels(ctx, req, res);
     if (route === undefined) return respond(ctx, res, metrics(ctx, res));
     const { code, body } = route(ctx);
     return json(res, code, body);
@@ -85,13 +87,14 @@ const ROUTES: Record<string, (ctx: HttpContext) => Answer> = {
       connections: ctx.connections(),
     },
   }),
-  '/channels': (ctx) => ({
-    code: 200,
-    body: {
-      channels: channelSummaries(ctx.registry).map(({ path, id, members, connections, created }): ChannelInfo => ({ path, id, members, connections, created })),
-    },
-  }),
 };
+
+/** GET /channels: every channel on this node with its member count, for a holder of an API key. */
+function channels(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
+  if (authorized(ctx.api, req, res) === null) return;
+  const list = channelSummaries(ctx.registry).map(({ path, id, members, connections, created }): ChannelInfo => ({ path, id, members, connections, created }));
+  json(res, 200, { channels: list });
+}
 
 async function metrics(ctx: HttpContext, res: ServerResponse): Promise<void> {
   const text = await ctx.metrics.registry.metrics();

@@ -37,12 +37,13 @@ describe('plain HTTP', () => {
     expect(await health.json()).to.include({ status: 'degraded', engine: 'redis' });
   });
 
-  it('GET /channels lists each channel with path, id, members and created time', async () => {
-    const { http, url } = await startServer({ paths: ['/channel', '/room'] });
+  it('GET /channels lists each channel with path, id, members and created time, to a holder of an API key', async () => {
+    const key = 'backend-key-0123456789';
+    const { http, url } = await startServer({ paths: ['/channel', '/room'], apiKeys: [{ name: 'backend', key }] });
     await join(url('1'), 'alice');
     await join(url('1'), 'bob');
     await join(url('7', '/room'), 'carol');
-    const body = (await (await fetch(http('/channels'))).json()) as { channels: Record<string, unknown>[] };
+    const body = (await (await fetch(http('/channels'), { headers: { Authorization: `Bearer ${key}` } })).json()) as { channels: Record<string, unknown>[] };
     const rows = body.channels.map(({ created, ...rest }) => {
       expect(Date.parse(created as string)).to.be.a('number').and.not.NaN;
       return rest;
@@ -51,6 +52,25 @@ describe('plain HTTP', () => {
       { path: '/channel', id: '1', members: 2, connections: 2 },
       { path: '/room', id: '7', members: 1, connections: 1 },
     ]);
+  });
+
+  it('GET /channels tells nothing without an API key: 403 api_off when none is configured, 401 for a missing or wrong one', async () => {
+    const open = await startServer();
+    await join(open.url('secret-conversation'), 'alice');
+    const off = await fetch(open.http('/channels'));
+    expect(off.status).to.equal(403);
+    const offText = await off.text();
+    expect(JSON.parse(offText)).to.have.nested.property('error.code', 'api_off');
+    expect(offText).to.not.include('secret-conversation');
+    const keyed = await startServer({ apiKeys: [{ name: 'backend', key: 'backend-key-0123456789' }] });
+    await join(keyed.url('secret-conversation'), 'alice');
+    for (const headers of [{}, { Authorization: 'Bearer wrong-key-0123456789' }] as Record<string, string>[]) {
+      const res = await fetch(keyed.http('/channels'), { headers });
+      expect(res.status).to.equal(401);
+      const text = await res.text();
+      expect(JSON.parse(text)).to.have.nested.property('error.code', 'unauthorized');
+      expect(text).to.not.include('secret-conversation');
+    }
   });
 
   it('answers any other path with a JSON 404', async () => {

@@ -31,9 +31,8 @@ export interface ApiContext {
  * `{path}` is a channel path without its leading slash, URL-encoded (`/a/b` is `a%2Fb`).
  */
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-  if (ctx.config.apiKeys.length === 0) return refuse(ctx.metrics, res, 'api_off');
-  const from = ctx.keys.identify(req.headers.authorization);
-  if (from === null) return refuse(ctx.metrics, res, 'unauthorized');
+  const from = authorized(ctx, req, res);
+  if (from === null) return;
   let segments: string[];
   try {
     segments = pathname.split('/').slice(2).map(decodeURIComponent);
@@ -58,6 +57,20 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     case 'remove':
       return removeMember(ctx, res, channel, route.user);
   }
+}
+
+/**
+ * The name of the API key a request carries; null, once refused (403 `api_off` when no key is
+ * configured, 401 `unauthorized` for a missing or wrong one), when it carries none of them.
+ */
+export function authorized(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): string | null {
+  if (ctx.config.apiKeys.length === 0) {
+    refuse(ctx.metrics, res, 'api_off');
+    return null;
+  }
+  const from = ctx.keys.identify(req.headers.authorization);
+  if (from === null) refuse(ctx.metrics, res, 'unauthorized');
+  return from;
 }
 
 type Route = { action: 'list' } | { action: 'describe' | 'publish'; path: string; id: string } | { action: 'remove'; path: string; id: string; user: string };
