@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
+import WebSocket from 'ws';
 import { Client, join } from './support/client.js';
+import { onCleanup } from './support/cleanup.js';
+import { eventually } from './support/eventually.js';
 import { startServer } from './support/server.js';
 
 /** Seed 000's sendMessage: DataView.setInt32 for the type, then the JSON payload's UTF-8 bytes. */
@@ -27,7 +32,69 @@ async function envelopeClient(url: string, user: string): Promise<Client> {
   return client;
 }
 
+/**
+ * Seed 000's client code, as the seed prints it: its encoding block (sendMessage), its decoding
+ * block (ws.onmessage) and sendChatMessage, read from the seed document itself.
+ */
+function seed000Code(): string {
+  const text = readFileSync(new URL('../../shared/seeds/000_5713e21310d3ddc5.txt', import.meta.url), 'utf8');
+  const blocks = [...text.matchAll(/```(?:javascript|typescript)\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const wanted = blocks.filter((b) => b.includes('function sendMessage') || b.includes('ws.onmessage') || b.includes('function sendChatMessage'));
+  expect(wanted).to.have.length(3);
+  return wanted.join('\n');
+}
+
+/** Runs seed 000's client code unchanged on a socket: what the page around it would provide is given here. */
+function seed000Client(url: string): { sendChatMessage: (text: string) => void; received: { type: number; payload: Record<string, unknown> }[]; opened: Promise<void> } {
+  const ws = new WebSocket(url, 'rooms.envelope');
+  ws.binaryType = 'arraybuffer';
+  onCleanup(() => ws.terminate());
+  const received: { type: number; payload: Record<string, unknown> }[] = [];
+  const context = {
+    ws,
+    MessageType: { Chat: 0 },
+    TextEncoder,
+    Uint8Array,
+    DataView,
+    JSON,
+    console: { log: () => undefined },
+    ab2str: (buff: Uint8Array) => new TextDecoder().decode(buff),
+    handleMessage: (type: number, payload: ArrayBuffer) => received.push({ type, payload: JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown> }),
+  };
+  runInNewContext(`${seed000Code()}\nthis.sendChatMessage = sendChatMessage;`, context);
+  const { sendChatMessage } = context as unknown as { sendChatMessage: (text: string) => void };
+  return { sendChatMessage, received, opened: new Promise((resolve) => ws.once('open', () => resolve())) };
+}
+
 describe('typed binary envelope (rooms.envelope)', () => {
+  it('seed 000\'s own client, which never sends auth, chats with JSON members under a generated session name', async () => {
+    const { url } = await startServer();
+    const json = await join(url('1'), 'alice');
+    const seed = seed000Client(url('1'));
+    await seed.opened;
+    seed.sendChatMessage('hello from kratos');
+    seed.sendChatMessage('and again');
+    const first = await json.client.next('message');
+    expect(first).to.include({ message: 'hello from kratos', seq: 1 });
+    expect(first.from).to.match(/^session-[0-9a-f]{12}$/);
+    expect(await json.client.next('message')).to.include({ message: 'and again', from: first.from, seq: 2 });
+    const list = await json.client.request({ event: 'user_list', auth: json.token }, 'user_list');
+    expect(list.message).to.deep.equal(['alice', first.from]);
+    json.client.send({ event: 'broadcast', message: 'hello session' });
+    await eventually(() => seed.received.length >= 3, 'the seed client to receive three messages');
+    expect(seed.received.map((r) => r.payload.message)).to.deep.equal(['hello from kratos', 'and again', 'hello session']);
+    expect(seed.received.every((r) => r.type === 0)).to.equal(true);
+    expect(seed.received[2].payload).to.include({ sender: 'alice', seq: 3 });
+  });
+
+  it('in token mode, an envelope without auth is still refused with not_authenticated', async () => {
+    const { url } = await startServer({ authMode: 'token', jwtSecret: 'a-secret-shared-with-the-app-0123456789' });
+    const client = new Client(url('1'), {}, ['rooms.envelope']);
+    await client.opened();
+    client.send(Buffer.from(sendMessage(0, { message: 'hi', sender: '', timestamp: '' })));
+    expect(await client.next('error')).to.include({ code: 'not_authenticated' });
+  });
+
   it('an envelope client and a JSON client see each other\'s messages, each in its own format', async () => {
     const { url } = await startServer();
     const kratos = await envelopeClient(url('1'), 'kratos');

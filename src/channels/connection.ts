@@ -60,6 +60,11 @@ export class Connection {
   bucket: Bucket | null = null;
   /** Whether the client asked for the `rooms.envelope` subprotocol: its chat messages are binary envelopes. */
   envelope = false;
+  /**
+   * While an envelope client that never sent `auth` is admitted under a generated name: its chat
+   * messages so far, sent once the name is claimed. Null otherwise. Owned by the Session.
+   */
+  early: unknown[] | null = null;
   /** `since` and `epoch` from the upgrade URL, used by an auth that gives neither. */
   resume: Resume | null = null;
   /** When it became a member of its channel, in the channel's own order (see Channel.admit). */

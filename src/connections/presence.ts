@@ -22,6 +22,11 @@ export interface PresenceOptions {
 
 type Auth = Extract<Request, { event: 'auth' }>;
 
+/** How a name is claimed: `silent` sends no `token` reply (a session that never sent auth). */
+export interface Admission {
+  silent: boolean;
+}
+
 /** How long after a refused re-claim the names are claimed again. */
 const RETRY_CLAIMS = 1_000;
 
@@ -52,12 +57,12 @@ export class Presence {
    * channel stands, then replays what the client missed since `since`. `done` runs when the claim
    * is over, whatever became of it.
    */
-  admit(connection: Connection, name: string, request: Auth, done: () => void): void {
+  admit(connection: Connection, name: string, request: Auth, how: Admission, done: () => void): void {
     const channel = connection.channel;
     if (!channel.reserve(name)) return this.replies.fail(connection, 'name_taken', { re: request.id });
     connection.claiming();
     this.replies.guard(connection, 'to claim a name', () =>
-      this.claim(connection, name, request).finally(() => {
+      this.claim(connection, name, request, how).finally(() => {
         channel.unreserve(name);
         if (connection.state === 'claiming') connection.reopen();
         done();
@@ -69,7 +74,7 @@ export class Presence {
    * Publications that arrive while the name is claimed and the history read are held for the
    * connection and follow the replay, so the client sees no gap and no duplicate.
    */
-  private async claim(connection: Connection, name: string, request: Auth): Promise<void> {
+  private async claim(connection: Connection, name: string, request: Auth, how: Admission): Promise<void> {
     const channel = connection.channel;
     const since = request.since ?? connection.resume?.since ?? null;
     const epoch = request.epoch ?? connection.resume?.epoch ?? null;
@@ -112,7 +117,7 @@ export class Presence {
     const resumed = since === null ? undefined : (recovery?.recovered ?? false);
     if (resumed !== undefined) this.options.metrics.resume(resumed ? 'recovered' : 'not_recovered');
     const standing = recovery ?? { epoch: channel.epoch ?? undefined, seq: channel.seq ?? 0 };
-    this.replies.send(connection, encode.tokenEvent(connection.token!, request.id, { epoch: standing.epoch, seq: standing.seq, recovered: resumed }));
+    if (!how.silent) this.replies.send(connection, encode.tokenEvent(connection.token!, request.id, { epoch: standing.epoch, seq: standing.seq, recovered: resumed }));
     this.options.delivery.release(connection, standing.epoch ?? null, recovery?.publications ?? [], standing.seq);
   }
 

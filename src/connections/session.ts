@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
-import type { Presence } from './presence.js';
+import type { Admission, Presence } from './presence.js';
 import type { Named, Publisher } from './publisher.js';
 import type { Connection } from '../channels/connection.js';
 import type { Hub } from '../connections/hub.js';
@@ -33,6 +34,9 @@ export interface SessionOptions {
 type Of<E extends Request['event']> = Extract<Request, { event: E }>;
 
 const MAX_TIMER = 2_147_483_647;
+
+/** Most chat envelopes a session without auth may send before its generated name is claimed. */
+const MAX_EARLY = 64;
 
 /**
  * Protocol v1 for each connection, from its first frame to its close: limits, decoding, dispatch,
@@ -111,6 +115,7 @@ export class Session {
     }
     if (isBinary) {
       this.options.metrics.messageIn(connection.envelope ? 'envelope' : 'binary', data.length);
+      if (!isNamed(connection) && connection.envelope && this.options.jwt === null) return this.sessionEnvelope(connection, data);
       if (!isNamed(connection)) return this.replies.fail(connection, 'not_authenticated');
       if (connection.envelope) {
         // An envelope holding a ChatMessage is a broadcast, the sender's copy included.
@@ -125,6 +130,31 @@ export class Session {
     this.options.metrics.messageIn(decoded.ok ? decoded.request.event : 'invalid', data.length);
     if (!decoded.ok) return this.replies.fail(connection, decoded.code, { message: decoded.message, re: decoded.id });
     this.dispatch(connection, decoded.request);
+  }
+
+  /**
+   * A chat envelope from a connection that has no name (open mode). Seed 000's clients never send
+   * `auth`: each connection is a session with a generated id. So the first envelope admits the
+   * connection under a generated name, and what it sent meanwhile goes out, in order, once the
+   * name is claimed. Such a session gets no `token` reply: its client reads envelopes only.
+   */
+  private sessionEnvelope(connection: Connection, data: Buffer): void {
+    const opened = openEnvelope(data);
+    if (!opened.ok) return this.replies.fail(connection, 'bad_envelope', { message: opened.reason });
+    if (connection.early !== null) {
+      if (connection.early.length < MAX_EARLY) connection.early.push(opened.message);
+      else this.replies.fail(connection, 'unavailable', { message: 'your session is still starting: send that message again' });
+      return;
+    }
+    // A JSON auth is under way: its outcome, not a generated name, says who this is.
+    if (!connection.unnamed) return this.replies.fail(connection, 'not_authenticated');
+    connection.early = [opened.message];
+    const name = `session-${randomBytes(6).toString('hex')}`;
+    this.admit(connection, name, { event: 'auth', user: name, presence: false }, { silent: true }, () => {
+      const early = connection.early ?? [];
+      connection.early = null;
+      if (isNamed(connection)) for (const message of early) this.options.publisher.toAll(connection, { message }, true);
+    });
   }
 
   private dispatch(connection: Connection, request: Request): void {
@@ -192,8 +222,8 @@ export class Session {
     this.scheduleExpiry(connection);
   }
 
-  private admit(connection: Connection, name: string, request: Of<'auth'>): void {
-    this.options.presence.admit(connection, name, request, () => {
+  private admit(connection: Connection, name: string, request: Of<'auth'>, how: Admission = { silent: false }, then?: () => void): void {
+    this.options.presence.admit(connection, name, request, how, () => {
       if (connection.name !== null) {
         if (connection.authTimer !== null) clearTimeout(connection.authTimer);
         connection.authTimer = null;
@@ -201,6 +231,7 @@ export class Session {
         // The auth deadline passed while the name was being claimed, and the claim failed.
         this.replies.fail(connection, 'auth_timeout');
       }
+      then?.();
     });
   }
 
