@@ -1,5 +1,6 @@
+import type { Socket } from 'node:net';
 import { expect } from 'chai';
-import { connect, join } from './support/client.js';
+import { connect, join, until, type Event } from './support/client.js';
 import { openSocket, tryUpgrade, upgradeRequest } from './support/raw.js';
 import { eventually } from './support/eventually.js';
 import { startServer } from './support/server.js';
@@ -33,6 +34,46 @@ describe('limits', () => {
       for (let n = 0; n < 20; n += 1) client.send({ event: 'helloworld', message: n });
       expect(await client.closed).to.deep.equal({ code: 4429, reason: 'rate limited' });
     });
+
+    it('answers each request it drops with rate_limited, its re and retryAfterMs', async () => {
+      const { url } = await startServer({ messageRate: 1, messageBurst: 3 });
+      const { client } = await join(url('1'), 'alice');
+      // auth took one token: r1 and r2 pass, r3 and r4 are dropped, and each is told so.
+      for (const n of [1, 2, 3, 4]) client.send({ event: 'broadcast', message: n, id: `r${n}` });
+      const answered = new Set<unknown>();
+      const events = await until(client, (e) => {
+        if (e.event === 'ack' || e.event === 'error') answered.add(e.re);
+        return answered.size === 4;
+      });
+      const limited = events.filter((e) => e.event === 'error');
+      expect(limited.map((e) => e.re)).to.deep.equal(['r3', 'r4']);
+      for (const e of limited) {
+        expect(e).to.include({ code: 'rate_limited' });
+        expect(e.retryAfterMs).to.be.within(1, 1_000);
+      }
+      expect(events.filter((e) => e.event === 'ack').map((e) => e.re)).to.deep.equal(['r1', 'r2']);
+    });
+
+    for (const oneWrite of [false, true]) {
+      it(`acknowledges every broadcast it accepted before the 4429 close${oneWrite ? ', when all the frames arrive in one write' : ''}`, async () => {
+        const { url } = await startServer({ messageRate: 1, messageBurst: 40 });
+        const { client } = await join(url('1'), 'alice');
+        const socket = (client.ws as unknown as { _socket: Socket })._socket;
+        if (oneWrite) socket.cork();
+        for (let n = 1; n <= 100; n += 1) client.send({ event: 'broadcast', message: n, id: n });
+        if (oneWrite) socket.uncork();
+        expect(await client.closed).to.deep.equal({ code: 4429, reason: 'rate limited' });
+        const events: Event[] = [];
+        while (client.pending > 0) events.push(await client.next());
+        const echoed = events.filter((e) => e.event === 'message').map((e) => e.message);
+        const acked = events.filter((e) => e.event === 'ack').map((e) => e.re);
+        const limited = events.filter((e) => e.event === 'error').map((e) => e.re);
+        expect(echoed).to.have.length(39);
+        expect(acked).to.deep.equal(echoed);
+        expect(limited.every((re) => !acked.includes(re))).to.equal(true);
+        if (oneWrite) expect([...acked, ...limited].sort((a, b) => Number(a) - Number(b))).to.deep.equal(Array.from({ length: 100 }, (_, i) => i + 1));
+      });
+    }
 
     it('a flooder does not slow the others in its channel', async () => {
       const { url } = await startServer({ messageRate: 1, messageBurst: 5 });

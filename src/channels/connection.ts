@@ -4,6 +4,7 @@ import type { Identity } from '../auth/jwt.js';
 import type { Channel } from '../channels/channel.js';
 import type { Publication } from '../engine/engine.js';
 import type { Bucket } from '../protocol/rate.js';
+import type { Close } from '../wire/closes.js';
 
 /** Where a client coming back left off: the seq of the last message it saw, and that message's epoch. */
 export interface Resume {
@@ -65,6 +66,10 @@ export class Connection {
    * messages so far, sent once the name is claimed. Null otherwise. Owned by the Session.
    */
   early: unknown[] | null = null;
+  /** Requests carried out but not answered yet (a publish waiting for its ack, a look-up). Owned by Replies. */
+  unanswered = 0;
+  /** Set when the server decided to close it once every request it made is answered; it reads nothing more meanwhile. Owned by Replies. */
+  parting: Close | null = null;
   /** `since` and `epoch` from the upgrade URL, used by an auth that gives neither. */
   resume: Resume | null = null;
   /** When it became a member of its channel, in the channel's own order (see Channel.admit). */

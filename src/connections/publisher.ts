@@ -147,11 +147,13 @@ export class Publisher {
     // is never acked before it), or unavailable when the store, or that delivery, takes longer.
     let answered = false;
     let stopWaiting = (): void => undefined;
+    if (re !== undefined) this.replies.begin(member);
     const answer = (reply: () => void): void => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
       reply();
+      if (re !== undefined) this.replies.end(member);
     };
     const unavailable = (): void => answer(() => this.replies.fail(member, 'unavailable', { re }));
     const late = (): void => {

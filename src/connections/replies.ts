@@ -41,6 +41,27 @@ export class Replies {
     connection.ws.close(close.code, truncateReason(reason));
   }
 
+  /**
+   * Closes a connection once every request it made has been answered (each is, within
+   * redisTimeout), so that what the server accepted keeps its answer; it reads nothing more
+   * meanwhile.
+   */
+  closeAnswered(connection: Connection, close: Close): void {
+    if (connection.unanswered === 0) return this.close(connection, close);
+    connection.parting = close;
+  }
+
+  /** A request was carried out and its answer will come later: a close by closeAnswered waits for it. */
+  begin(connection: Connection): void {
+    connection.unanswered += 1;
+  }
+
+  /** The answer {@link begin} announced was sent (or the request ended without one). */
+  end(connection: Connection): void {
+    connection.unanswered -= 1;
+    if (connection.unanswered === 0 && connection.parting !== null && connection.open) this.close(connection, connection.parting);
+  }
+
   /** Forgets what is queued for a connection that is gone. */
   drop(connection: Connection): void {
     this.outbox.discard(connection);
@@ -58,7 +79,15 @@ export class Replies {
   /** Runs async work for a connection: a failure in it costs that connection (internal_error, 1011), logged once. */
   guard(connection: Connection, what: string, work: () => Promise<void>): void {
     const context = (): Record<string, unknown> => ({ user: connection.name, channel: connection.channel.id, connection: connection.id });
-    guard(this.log, what, context, work, () => this.fail(connection, 'internal_error'));
+    this.begin(connection);
+    const counted = async (): Promise<void> => {
+      try {
+        await work();
+      } finally {
+        this.end(connection);
+      }
+    };
+    guard(this.log, what, context, counted, () => this.fail(connection, 'internal_error'));
   }
 }
 

@@ -101,14 +101,16 @@ export class Session {
   };
 
   private message(connection: Connection, data: Buffer, isBinary: boolean): void {
+    // Closing once what it sent before is answered: nothing more is carried out.
+    if (connection.parting !== null) return this.dropped(connection, data, isBinary, false);
     if (connection.bucket !== null) {
       const verdict = this.options.rateLimit.take(connection.bucket, Date.now());
       if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
-      if (verdict.act === 'close') return this.replies.close(connection, CLOSES.rate_limited);
-      if (verdict.act === 'refuse') {
-        if (verdict.warn) this.replies.send(connection, encode.errorEvent('rate_limited', { retryAfterMs: verdict.retryAfterMs }));
-        return;
+      if (verdict.act === 'close') {
+        this.replies.closeAnswered(connection, CLOSES.rate_limited);
+        return this.dropped(connection, data, isBinary, false);
       }
+      if (verdict.act === 'refuse') return this.dropped(connection, data, isBinary, verdict.warn, verdict.retryAfterMs);
     }
     if (data.length > this.options.maxMessageBytes) {
       return this.replies.fail(connection, 'message_too_long', { message: say('message_too_long', { bytes: data.length, limit: this.options.maxMessageBytes }) });
@@ -130,6 +132,15 @@ export class Session {
     this.options.metrics.messageIn(decoded.ok ? decoded.request.event : 'invalid', data.length);
     if (!decoded.ok) return this.replies.fail(connection, decoded.code, { message: decoded.message, re: decoded.id });
     this.dispatch(connection, decoded.request);
+  }
+
+  /**
+   * A frame the rate limit drops. A request with an id is told so with its `re`, so that its
+   * sender knows to send it again; other frames hear it once (`warn`).
+   */
+  private dropped(connection: Connection, data: Buffer, isBinary: boolean, warn: boolean, retryAfterMs?: number): void {
+    const re = isBinary || data.length > this.options.maxMessageBytes ? undefined : requestIdOf(data);
+    if (re !== undefined || warn) this.replies.send(connection, encode.errorEvent('rate_limited', { retryAfterMs, re }));
   }
 
   /**
@@ -293,6 +304,12 @@ export class Session {
 
 function isNamed(connection: Connection): connection is Named {
   return connection.name !== null && connection.token !== null;
+}
+
+/** The id of a request in a text frame, when it has a valid one. */
+function requestIdOf(data: Buffer): RequestId | undefined {
+  const decoded = decode(data.toString());
+  return decoded.ok ? decoded.request.id : decoded.id;
 }
 
 function toBuffer(data: RawData): Buffer {
