@@ -2,6 +2,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { RoomsClient } from './client/rooms-client.js';
 import { RoomsError } from './client/errors.js';
+import { withoutCredentials } from './log.js';
 import type { ChatMessage, ClientState } from './client/types.js';
 
 /** What `rooms connect` was given, validated by the CLI. */
@@ -80,12 +81,15 @@ export async function runTerminal(options: TerminalOptions, io: TerminalIo): Pro
     client.on('leave', (user) => show(`* ${user} left\n`));
   }
   client.on('error', (e) => io.stderr(`rooms: ${e.code}: ${e.message}\n`));
-  if (io.interactive) client.on('state', (s) => show(describeState(s)));
+  const hideStates = io.interactive ? client.on('state', (s) => show(describeState(s))) : null;
   try {
-    await connectWithin(client, io.interactive ? null : SCRIPT_CONNECT_TIMEOUT);
+    await connectWithin(client, options.url, io.interactive ? null : SCRIPT_CONNECT_TIMEOUT);
   } catch (err) {
+    // Read before close(), which replaces the state the server's refusal left, and is no news.
+    const why = err instanceof RoomsError && err.code === 'upgrade_refused' && client.state.state === 'offline' ? `the server refused it with ${client.state.reason}` : (err as Error).message;
+    hideStates?.();
     await client.close();
-    io.stderr(`rooms: cannot connect to ${options.url}: ${(err as Error).message}\n`);
+    io.stderr(`rooms: cannot connect to ${withoutCredentials(options.url)}: ${why}\n`);
     return 1;
   }
   // Read lines only now: readline's async iterator drops the lines emitted before it is taken.
@@ -148,24 +152,45 @@ async function execute(client: RoomsClient, command: Command, show: (text: strin
   }
 }
 
-function connectWithin(client: RoomsClient, ms: number | null): Promise<void> {
-  if (ms === null) return client.connect();
+/**
+ * The first connection, within `ms` when given. A server that is not there fails it at once: the
+ * library would retry, as it should for a server that restarts, but a person or a script that has
+ * never reached it is better told now that the URL leads nowhere.
+ */
+function connectWithin(client: RoomsClient, url: string, ms: number | null): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const settle = (err?: Error): void => {
+      if (timer !== null) clearTimeout(timer);
+      stopWatching();
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const timer = ms === null ? null : setTimeout(() => {
       const state = client.state;
-      reject(new Error(`not connected within ${ms / 1000} s${state.state === 'reconnecting' ? ` (${state.reason})` : ''}`));
+      settle(new Error(`not connected within ${ms / 1000} s${state.state === 'reconnecting' ? ` (${state.reason})` : ''}`));
     }, ms);
+    const stopWatching = client.on('state', (s) => {
+      const why = s.state === 'reconnecting' ? unreachable(s.reason, url) : null;
+      if (why !== null) settle(new Error(why));
+    });
     client.connect().then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
+      () => settle(),
+      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
     );
   });
+}
+
+/**
+ * What an attempt's failure says when waiting cannot mend it (nothing listens at the port, the
+ * host does not exist); null for a failure that may pass. Node names the cause by its errno code.
+ */
+export function unreachable(reason: string, url: string): string | null {
+  const { hostname, port, protocol } = new URL(url);
+  if (/\bECONNREFUSED\b/.test(reason)) {
+    return `nothing is listening on ${hostname}:${port || (protocol === 'wss:' ? 443 : 80)} (ECONNREFUSED); start the server or check the port`;
+  }
+  if (/\bENOTFOUND\b/.test(reason)) return `no such host ${hostname} (ENOTFOUND); check the URL`;
+  return null;
 }
 
 function describeState(s: ClientState): string {

@@ -1,14 +1,27 @@
+import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { spawnRooms, waitForOutput } from './support/cli.js';
 import { roomsClient } from './support/rooms-client.js';
 import { startServer } from './support/server.js';
-import { parseLine } from '../src/terminal.js';
+import { parseLine, unreachable } from '../src/terminal.js';
 
 /** Runs `rooms connect` with these lines piped in, to its end. */
 function script(url: string, user: string, input: string): ReturnType<typeof spawnRooms>['done'] {
   const run = spawnRooms(['connect', url, '--user', user], {}, 'pipe');
   run.child.stdin!.end(input);
   return run.done;
+}
+
+/** A port nothing listens on: one the system just gave out and took back. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 describe('rooms connect (terminal client)', () => {
@@ -36,12 +49,38 @@ describe('rooms connect (terminal client)', () => {
   });
 
   it('a taken name exits 1 saying so, without retrying', async () => {
-    const { url } = await startServer();
+    const { url, port } = await startServer();
     const alice = roomsClient(url('1'), { user: 'alice' });
     await alice.client.connect();
     const { code, stderr } = await script(url('1'), 'alice', 'hi\n');
     expect(code).to.equal(1);
-    expect(stderr).to.include(`rooms: cannot connect to ${url('1')}: auth error,user name already exist\n`);
+    expect(stderr).to.include(`rooms: cannot connect to ws://127.0.0.1:${port}/channel: auth error,user name already exist\n`);
+  });
+
+  it('a refused connection shows the server\'s reason and exits 1', async () => {
+    const { port } = await startServer();
+    const { code, stdout, stderr } = await script(`ws://127.0.0.1:${port}/nowhere?id=1`, 'alice', 'hi\n');
+    expect(code).to.equal(1);
+    expect(stdout).to.equal('');
+    expect(stderr).to.equal(`rooms: cannot connect to ws://127.0.0.1:${port}/nowhere: the server refused it with HTTP 404: unknown path /nowhere; channels live under /channel?id=<id>\n`);
+  });
+
+  it('a port nothing listens on fails at once, saying so, and exits 1', async function () {
+    // Well under the 10 s a script waits for a server that may come: the child must not wait at all.
+    this.timeout(5000);
+    const port = await freePort();
+    const { code, stdout, stderr } = await script(`ws://127.0.0.1:${port}/channel?id=1`, 'alice', 'hi\n');
+    expect(code).to.equal(1);
+    expect(stdout).to.equal('');
+    expect(stderr).to.equal(`rooms: cannot connect to ws://127.0.0.1:${port}/channel: nothing is listening on 127.0.0.1:${port} (ECONNREFUSED); start the server or check the port\n`);
+  });
+
+  it('never prints the credentials a URL carries', async () => {
+    const { port } = await startServer();
+    const { code, stderr } = await script(`ws://alice:hunter2@127.0.0.1:${port}/nowhere?id=1&token=hunter3`, 'alice', 'hi\n');
+    expect(code).to.equal(1);
+    expect(stderr).to.include(`cannot connect to ws://127.0.0.1:${port}/nowhere:`);
+    expect(stderr).not.to.include('hunter');
   });
 
   it('a URL that is not ws:// exits 2 before connecting', async () => {
@@ -68,6 +107,14 @@ describe('rooms connect (terminal client)', () => {
     run.child.stdin!.end('after the drop\n');
     expect((await run.done).code).to.equal(0);
     expect((await bob.received(1))[0]).to.include({ from: 'alice', message: 'after the drop' });
+  });
+
+  it('tells a server that is not there from a failure that may pass', () => {
+    expect(unreachable('getaddrinfo ENOTFOUND chat.example', 'wss://chat.example/channel?id=1')).to.equal('no such host chat.example (ENOTFOUND); check the URL');
+    expect(unreachable('connect ECONNREFUSED ::1:3000; connect ECONNREFUSED 127.0.0.1:3000', 'ws://localhost:3000/channel?id=1')).to.equal(
+      'nothing is listening on localhost:3000 (ECONNREFUSED); start the server or check the port',
+    );
+    expect(unreachable('HTTP 503: shutting down', 'ws://localhost:3000/channel?id=1')).to.equal(null);
   });
 
   it('reads commands: /msg NAME TEXT, /who, /quit, and says what it does not know', () => {

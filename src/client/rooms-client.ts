@@ -5,7 +5,7 @@ import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { RoomsError } from './errors.js';
 import { parseIncoming, type Incoming } from './incoming.js';
-import { socketConstructor } from './socket.js';
+import { refusalOf, socketConstructor, type Refusal } from './socket.js';
 import type { Ack, ChatMessage, ClientState, RequestId, RoomsClientEvents, SocketLike } from './types.js';
 
 /** Settings for a RoomsClient; every one but `user` or `token` has a default. */
@@ -54,6 +54,8 @@ interface Pending {
   /** Settles the request when `reply` answers it; false when the reply is of another kind. */
   reply: (reply: Incoming) => boolean;
   fail: (error: RoomsError) => void;
+  /** Set while a request the rate limit dropped waits to be sent again. */
+  resend?: Timer;
 }
 
 /**
@@ -97,7 +99,7 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
   private probeId: RequestId | null = null;
   /** The last error event on this connection: the reason for the close that follows it, if one does. */
   private lastError: RoomsError | null = null;
-  /** The socket's last error message; in Node it names the HTTP status of a refused upgrade. */
+  /** The socket's last error message (in Node, why it could not connect): the reason for a drop that gives none. */
   private socketError: string | null = null;
 
   constructor(url: string, options: RoomsClientOptions) {
@@ -199,11 +201,13 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
           const value = read(reply);
           if (value === undefined) return false;
           clearTimeout(timer);
+          clearTimeout(entry.resend);
           resolve(value);
           return true;
         },
         fail: (error) => {
           clearTimeout(timer);
+          clearTimeout(entry.resend);
           reject(error);
         },
       };
@@ -213,6 +217,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
   }
 
   private transmit(id: RequestId, entry: Pending): void {
+    clearTimeout(entry.resend);
+    entry.resend = undefined;
     this.socket?.send(JSON.stringify({ ...entry.frame(this.connectionToken), id }));
   }
 
@@ -248,7 +254,7 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
       if (this.socket === socket) this.socketError = event.message ?? null;
     };
     socket.onclose = (event) => {
-      if (this.socket === socket) this.dropped(event.code, event.reason);
+      if (this.socket === socket) this.dropped(event.code, event.reason, refusalOf(socket));
     };
     this.connectTimer = setTimeout(() => this.abandon(socket, `not connected within ${this.options.connectTimeout} ms`), this.options.connectTimeout);
   }
@@ -337,6 +343,9 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     const error = new RoomsError(frame.code, frame.message, { user: frame.user, retryAfterMs: frame.retryAfterMs });
     const entry = frame.re === undefined ? undefined : this.pending.get(frame.re);
     if (entry !== undefined && frame.re !== undefined) {
+      // Dropped by the rate limit, so not carried out: the same request goes again (with its id)
+      // once the server allows it, within requestTimeout.
+      if (error.code === 'rate_limited') return this.resendLater(frame.re, entry, frame.retryAfterMs ?? this.options.minDelay);
       this.pending.delete(frame.re);
       return entry.fail(error);
     }
@@ -346,12 +355,23 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     this.emit('error', error);
   }
 
-  private dropped(code: number, reason: string): void {
+  private resendLater(id: RequestId, entry: Pending, wait: number): void {
+    clearTimeout(entry.resend);
+    entry.resend = setTimeout(() => {
+      entry.resend = undefined;
+      if (this.pending.get(id) === entry && this.current.state === 'live') this.transmit(id, entry);
+    }, wait);
+  }
+
+  private dropped(code: number, reason: string, refusal: Refusal | undefined): void {
     this.detach();
-    const status = /Unexpected server response: (\d{3})/.exec(this.socketError ?? '');
-    const refused = status === null ? null : Number(status[1]);
-    if (refused !== null && refused >= 400 && refused < 500 && refused !== 408 && refused !== 429) {
-      return this.stop(code, `HTTP ${refused}`, new RoomsError('upgrade_refused', `the server refused the connection with HTTP ${refused}`));
+    if (refusal !== undefined) {
+      const refused = refusal.status;
+      const why = refusal.line === '' ? `HTTP ${refused}` : `HTTP ${refused}: ${refusal.line}`;
+      if (refused >= 400 && refused < 500 && refused !== 408 && refused !== 429) {
+        return this.stop(code, why, new RoomsError('upgrade_refused', `the server refused the connection with HTTP ${refused}`));
+      }
+      return this.retry(code, why);
     }
     // A name taken on a reconnection is most likely this client's own previous connection, which
     // the server has not yet seen drop: it frees the name within a heartbeat or two.
