@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import { expect } from 'chai';
 import { join } from './support/client.js';
+import { eventually } from './support/eventually.js';
 import { startServer } from './support/server.js';
 
 const CAP = 256 * 1024;
@@ -62,5 +64,35 @@ describe('slow consumers', () => {
     expect(after.heap - before.heap, 'heap grown').to.be.below(12 * 1024 * 1024);
     (sleeper.client.ws as unknown as Pausable)._socket.resume();
     expect(await sleeper.client.closed).to.deep.equal({ code: 4000, reason: 'too slow' });
+  });
+});
+
+describe('a member closed as too slow', () => {
+  it('publishes nothing more, and the metrics count only what was queued to open members', async () => {
+    const { url, server } = await startServer({ maxBufferedBytes: 64 * 1024, messageRate: 0 });
+    const publisher = await join(url('1'), 'publisher');
+    const reader = await join(url('1'), 'reader');
+    const sleeper = await join(url('1'), 'sleeper');
+    (sleeper.client.ws as unknown as Pausable)._socket.pause();
+    const member = server.registry.get('/channel', '1')!.members.get('sleeper')!;
+    let published = 0;
+    while (member.state === 'live') {
+      publisher.client.send({ event: 'talk_with', auth: publisher.token, message: { n: published, pad: PAYLOAD } });
+      published += 1;
+      expect((await reader.client.next('message')).message).to.deep.include({ n: published - 1 });
+    }
+    expect(member.state).to.equal('closing');
+    const metric = await server.metrics.registry.getSingleMetric('rooms_messages_sent_total')!.get();
+    const counted = metric.values.find((v) => v.labels.event === 'message')!.value;
+    // Every message to the reader, and to the sleeper only those queued before it was given up on.
+    expect(counted).to.be.within(published + 1, 2 * published - 1);
+
+    // The sleeper still writes: once the server has read its broadcast, a marker from the publisher follows it.
+    const socket = member.socket as Socket;
+    const read = socket.bytesRead;
+    sleeper.client.send({ event: 'broadcast', message: 'after it was closed' });
+    await eventually(() => socket.bytesRead > read, "the sleeper's broadcast to reach the server");
+    publisher.client.send({ event: 'talk_with', auth: publisher.token, message: 'marker' });
+    expect((await reader.client.next('message')).message).to.equal('marker');
   });
 });

@@ -81,10 +81,7 @@ export class Delivery implements EngineSink {
   private toLive(channel: Channel, frame: Buffer, event: string, want: (member: Connection) => boolean): void {
     let sent = 0;
     for (const member of channel.members.values()) {
-      if (member.live && want(member)) {
-        this.outbox.send(member, frame);
-        sent += 1;
-      }
+      if (member.live && want(member) && this.outbox.send(member, frame)) sent += 1;
     }
     this.metrics.delivered(event, sent, frame.length);
   }
@@ -275,8 +272,7 @@ export class Delivery implements EngineSink {
       }
       if (p !== null && member.floorEpoch === p.epoch && p.seq <= member.floor) continue;
       if (member.admitted < hadIt) continue;
-      this.outbox.send(member, frames.for(member));
-      sent += 1;
+      if (this.outbox.send(member, frames.for(member))) sent += 1;
     }
     // An API event name is the backend's choice: counted as `custom`, so it never grows the label set.
     this.metrics.delivered(encode.eventOf(json) === 'message' ? 'message' : 'custom', sent, Buffer.byteLength(json));

@@ -22,8 +22,7 @@ export class Replies {
 
   send(connection: Connection, json: string): void {
     const frame = textFrame(json);
-    this.metrics.delivered(encode.eventOf(json), 1, frame.length);
-    this.outbox.send(connection, frame);
+    if (this.outbox.send(connection, frame)) this.metrics.delivered(encode.eventOf(json), 1, frame.length);
   }
 
   /** Sends an error event, and closes the connection when the error's row has a close code. */

@@ -101,6 +101,8 @@ export class Session {
   };
 
   private message(connection: Connection, data: Buffer, isBinary: boolean): void {
+    // The server is closing it (too slow, refused, removed): nothing it sends is carried out.
+    if (!connection.open) return;
     // Closing once what it sent before is answered: nothing more is carried out.
     if (connection.parting !== null) return this.dropped(connection, data, isBinary, false);
     if (connection.bucket !== null) {

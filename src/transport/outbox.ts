@@ -28,17 +28,27 @@ export class Outbox<R extends Recipient = Recipient> {
   /**
    * @param maxBufferedBytes what a member may have waiting in its socket before it is given up on
    * @param onSlow called once for a member past that cap; nothing more is written to it, so the
-   * memory a reader that never reads can hold stays bounded by about the cap
+   * memory a reader that never reads can hold stays bounded by the cap plus one tick's writes
    */
   constructor(
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (member: R) => void,
   ) {}
 
-  /** Queues a frame for a member; it leaves on this tick's flush, after anything queued before it. */
-  send(member: R, frame: Buffer): void {
+  /**
+   * Queues a frame for a member; it leaves on this tick's flush, after anything queued before it.
+   * Returns false, queueing nothing, when the member's socket is no longer open.
+   */
+  send(member: R, frame: Buffer): boolean {
+    if (member.ws.readyState !== WebSocket.OPEN) return false;
     const pending = member.pending;
     if (pending === null) {
+      // Checked once a tick, as a member's first frame of the tick is queued: what it holds is at
+      // most the cap plus one tick's writes, and a member given up on is queued (and counted) nothing.
+      if (member.socket.writableLength > this.maxBufferedBytes) {
+        this.onSlow(member);
+        return false;
+      }
       member.pending = frame;
       this.dirty.push(member);
       if (!this.scheduled) {
@@ -50,6 +60,7 @@ export class Outbox<R extends Recipient = Recipient> {
     } else {
       member.pending = [pending, frame];
     }
+    return true;
   }
 
   /** Writes a member's queued frames at once, ahead of the tick's flush. */
@@ -90,9 +101,7 @@ export class Outbox<R extends Recipient = Recipient> {
   };
 
   private write(member: R, data: Buffer): void {
-    if (member.ws.readyState !== WebSocket.OPEN) return;
-    if (member.socket.writableLength > this.maxBufferedBytes) return this.onSlow(member);
-    member.socket.write(data);
+    if (member.ws.readyState === WebSocket.OPEN) member.socket.write(data);
   }
 }
 
