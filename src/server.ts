@@ -27,6 +27,7 @@ import { Metrics } from './metrics.js';
 import { Session } from './connections/session.js';
 import { RateLimit } from './protocol/rate.js';
 import { Outbox } from './transport/outbox.js';
+import { PING } from './transport/frame.js';
 import { originMatcher, routeUpgrade } from './upgrade.js';
 import { Webhooks } from './webhooks.js';
 
@@ -66,7 +67,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
   private readonly replies: Replies;
   private readonly delivery: Delivery;
   private readonly presence: Presence;
-  private readonly heartbeat: Heartbeat;
+  private readonly heartbeat: Heartbeat<Connection>;
   private readonly reaper: Reaper;
   private readonly started = Date.now();
   private state: State = 'new';
@@ -134,7 +135,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       metrics: this.metrics,
     });
     this.replies = replies;
-    this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.hub);
+    this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.hub, (connection) => outbox.send(connection, PING));
     this.reaper = new Reaper(this.config.reapSchedule, this.registry, this.log, (removed) => {
       this.metrics.reaped(removed);
       this.emit('reap', removed);

@@ -17,3 +17,6 @@ export function textFrame(json: string): Buffer {
 export function binaryFrame(data: Buffer): Buffer {
   return frame(data, BINARY);
 }
+
+/** An unmasked ping with no payload: one buffer, queued to every member the heartbeat pings. */
+export const PING = Buffer.from([0x89, 0x00]);
