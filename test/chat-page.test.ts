@@ -91,7 +91,123 @@ describe('chat page (GET /)', () => {
       await alice.getByLabel('Message', { exact: true }).fill('for everyone');
       await alice.getByLabel('Message', { exact: true }).press('Enter');
       expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['for everyone']);
-      expect(await log(alice)).to.deep.equal(['alice → bob: just for you', 'alice: for everyone']);
+      expect(await log(alice)).to.deep.equal(['alice: just for you', 'alice: for everyone']);
+    });
+
+    it('marks a direct message as private on both sides, naming whom it is for', async () => {
+      const { http, url } = await startServer();
+      const alice = await openPage(browser(), http('/?channel=1&user=alice'));
+      await live(alice);
+      const bob = await openPage(browser(), http('/?channel=1&user=bob'));
+      await live(bob);
+      await alice.locator('#to option', { hasText: 'bob' }).waitFor({ state: 'attached' });
+      await alice.getByLabel('To', { exact: true }).selectOption('bob');
+      await alice.getByLabel('Message', { exact: true }).fill('just for you');
+      await alice.getByLabel('Message', { exact: true }).press('Enter');
+      const received = bob.locator('#messages li.private', { hasText: 'just for you' });
+      await received.waitFor();
+      expect(await received.locator('.private-to').innerText()).to.equal('private to you');
+      const sent = alice.locator('#messages li.mine.private', { hasText: 'just for you' });
+      expect(await sent.locator('.private-to').innerText()).to.equal('private to bob');
+      const carol = roomsClient(url('1'), { user: 'carol' });
+      await carol.client.connect();
+      await carol.client.to(['alice', 'bob'], 'to you two');
+      expect(await alice.locator('#messages li.private', { hasText: 'to you two' }).locator('.private-to').innerText()).to.equal('private to you, bob');
+      await alice.getByLabel('To', { exact: true }).selectOption('');
+      await alice.getByLabel('Message', { exact: true }).fill('for everyone');
+      await alice.getByLabel('Message', { exact: true }).press('Enter');
+      await bob.locator('#messages li', { hasText: 'for everyone' }).waitFor();
+      expect(await bob.locator('#messages li.private .text').allInnerTexts()).to.deep.equal(['just for you', 'to you two']);
+    });
+
+    it('keeps a recipient who left chosen, marked "(left)", sends nothing to anyone, and sends once they are back', async () => {
+      const { http, url } = await startServer();
+      const bob = roomsClient(url('1'), { user: 'bob' });
+      await bob.client.connect();
+      const carol = roomsClient(url('1'), { user: 'carol' });
+      await carol.client.connect();
+      const alice = await openPage(browser(), http('/?channel=1&user=alice'));
+      await live(alice);
+      const to = alice.getByLabel('To', { exact: true });
+      const text = alice.getByLabel('Message', { exact: true });
+      await alice.locator('#to option', { hasText: 'carol' }).waitFor({ state: 'attached' });
+      await to.selectOption('bob');
+      await bob.client.close();
+      await alice.locator('#to option:checked', { hasText: 'bob (left)' }).waitFor({ state: 'attached' });
+      await text.fill('are you there?');
+      await text.press('Enter');
+      await alice.locator('#notices li', { hasText: 'bob left the channel; your message was not sent.' }).waitFor();
+      expect(await text.inputValue()).to.equal('are you there?');
+      expect(await log(alice)).to.deep.equal([]);
+      const back = roomsClient(url('1'), { user: 'bob' });
+      await back.client.connect();
+      await alice.locator('#to option:checked', { hasText: /^bob$/ }).waitFor({ state: 'attached' });
+      await text.press('Enter');
+      expect((await back.received(1)).map((m) => m.message)).to.deep.equal(['are you there?']);
+      await to.selectOption('');
+      await text.fill('hello all');
+      await text.press('Enter');
+      expect((await carol.received(1)).map((m) => m.message)).to.deep.equal(['hello all']);
+    });
+
+    it('says what is wrong with a channel id or a name in the address, without connecting', async () => {
+      const { http } = await startServer();
+      const page = await openPage(browser(), http('/'));
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(http('/?channel=a/b&user=alice'));
+      await page.getByRole('alert').filter({ hasText: '“a/b” cannot be a channel id: use 1 to 64 letters, digits, or . _ ~ -' }).waitFor();
+      expect(await page.getByLabel('Channel', { exact: true }).inputValue()).to.equal('a/b');
+      expect(await page.getByRole('status').innerText()).to.equal('Not connected');
+      await page.goto(http(`/?channel=1&user=${encodeURIComponent('\u202Eecila')}`));
+      await page.getByRole('alert').filter({ hasText: 'That name cannot be used: pick 1 to 32 characters, without control characters.' }).waitFor();
+      expect(sockets).to.deep.equal([]);
+    });
+
+    it('stops retrying a connection the server refuses, and says that it refused', async () => {
+      const { http } = await startServer({ allowedOrigins: ['https://chat.example.com'] });
+      const page = await openPage(browser(), http('/?channel=1&user=alice'));
+      await page.getByRole('alert').filter({ hasText: 'The server refused the connection' }).waitFor();
+      expect(await page.getByRole('status').innerText()).to.equal('Offline');
+      expect(await page.getByRole('button', { name: 'Join' }).isVisible()).to.equal(true);
+    });
+
+    it('shows a new member the last messages, marked as earlier, before live ones', async () => {
+      const { http, url } = await startServer();
+      const bob = roomsClient(url('1'), { user: 'bob' });
+      await bob.client.connect();
+      for (const text of ['one', 'two', 'three']) await bob.client.publish(text);
+      const page = await openPage(browser(), http('/?channel=1&user=alice'));
+      await live(page);
+      await page.locator('#messages li.earlier', { hasText: 'three' }).waitFor();
+      await page.locator('#members li', { hasText: 'bob' }).waitFor();
+      await bob.client.publish('now');
+      await page.locator('#messages li .text', { hasText: 'now' }).waitFor();
+      expect(await page.locator('#messages li').first().innerText()).to.equal('Earlier messages');
+      expect(await page.locator('#messages li.earlier .text').allInnerTexts()).to.deep.equal(['one', 'two', 'three']);
+      expect(await log(page)).to.deep.equal(['bob: one', 'bob: two', 'bob: three', 'bob: now']);
+    });
+
+    it('shows as many earlier messages as the history setting says: 1 from the address, none with 0 from the form', async () => {
+      const { http, url } = await startServer();
+      const bob = roomsClient(url('1'), { user: 'bob' });
+      await bob.client.connect();
+      for (const text of ['one', 'two']) await bob.client.publish(text);
+      const one = await openPage(browser(), http('/?channel=1&user=alice&history=1'));
+      await one.locator('#messages li.earlier', { hasText: 'two' }).waitFor();
+      await one.locator('#members li', { hasText: 'bob' }).waitFor();
+      expect(await log(one)).to.deep.equal(['bob: two']);
+      const none = await openPage(browser(), http('/'));
+      await none.getByLabel('Channel', { exact: true }).fill('1');
+      await none.getByLabel('Your name', { exact: true }).fill('carol');
+      await none.getByLabel('Earlier messages to show', { exact: true }).fill('0');
+      await none.getByRole('button', { name: 'Join' }).click();
+      await live(none);
+      expect(new URL(none.url()).search).to.equal('?channel=1&user=carol&history=0');
+      await bob.client.publish('now');
+      await none.locator('#messages li .text', { hasText: 'now' }).waitFor();
+      expect(await log(none)).to.deep.equal(['bob: now']);
+      expect(await none.locator('#messages li.system', { hasText: 'Earlier messages' }).count()).to.equal(0);
     });
 
     it('joins from the form, and a taken name comes back as a readable notice', async () => {

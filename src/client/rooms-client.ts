@@ -315,7 +315,7 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
     this.everLive = true;
     this.attempt = 0;
     this.probeId = null;
-    this.setState({ state: 'live' });
+    this.setState({ state: 'live', ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }), ...(frame.seq === undefined ? {} : { seq: frame.seq }) });
     this.startIdleCheck();
     if (reconnected) this.emit('recovered', { recovered, ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }), ...(frame.seq === undefined ? {} : { seq: frame.seq }) });
     for (const [id, entry] of this.pending) this.transmit(id, entry);

@@ -18,8 +18,12 @@ export type ClientState =
   | { state: 'idle' }
   /** Opening a socket and authenticating; attempt 0 is the first connection. */
   | { state: 'connecting'; attempt: number }
-  /** Authenticated: requests go out at once. */
-  | { state: 'live' }
+  /**
+   * Authenticated: requests go out at once. `epoch` and `seq` are where the channel stood at the
+   * server's reply (absent while its cluster store is unreachable): messages that follow with a
+   * seq up to it in that epoch are replayed ones, from before this connection.
+   */
+  | { state: 'live'; epoch?: string; seq?: number }
   /** The link dropped; the next attempt starts after `delay` ms, at `at` (ms since the epoch). */
   | { state: 'reconnecting'; attempt: number; delay: number; at: number; code: number; reason: string }
   /** Stopped for good: close() was called, or the server refused the client (44xx, an HTTP 4xx). */

@@ -1,12 +1,10 @@
+import { validName } from '../wire/names.js';
 import type { Decoded, Request, RequestId } from './messages.js';
 
-/** What a channel id may be, at the upgrade and in the HTTP API. */
-export const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+// Shared with the chat page, which checks both before it connects.
+export { CHANNEL_ID, validName } from '../wire/names.js';
 
-const MAX_NAME = 32;
 const MAX_ID = 64;
-/** Control characters, lone surrogates and bidi overrides: a name must print as what it is. */
-const CONTROL = /[\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]/u;
 /** Deeper messages are refused: re-serializing them would exhaust the stack. */
 const MAX_DEPTH = 64;
 
@@ -83,13 +81,6 @@ export function validSince(value: unknown): number | null {
 /** An `epoch` as the server hands them out: 1 to 64 characters of A-Z a-z 0-9 _ -; null when it is not one. */
 export function validEpoch(value: unknown): string | null {
   return typeof value === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : null;
-}
-
-/** A user name trimmed, or null when it is not 1 to 32 code points free of control characters. */
-export function validName(value: unknown): string | null {
-  const user = typeof value === 'string' ? value.trim() : '';
-  if (user === '' || [...user].length > MAX_NAME || CONTROL.test(user)) return null;
-  return user;
 }
 
 /** A request that sends a message: to some members (`talk_with`), or to all. */

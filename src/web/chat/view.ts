@@ -10,6 +10,7 @@ export interface Elements {
   joinNotice: HTMLElement;
   channel: HTMLInputElement;
   user: HTMLInputElement;
+  history: HTMLInputElement;
   chat: HTMLElement;
   notices: HTMLUListElement;
   messages: HTMLOListElement;
@@ -29,6 +30,7 @@ export function elements(): Elements {
     joinNotice: byId('join-notice'),
     channel: byId('channel'),
     user: byId('user'),
+    history: byId('history'),
     chat: byId('chat'),
     notices: byId('notices'),
     messages: byId('messages'),
@@ -58,15 +60,26 @@ export function statusText(state: ClientState, now: number): string {
 
 const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
-/** One message in the log: sender, time, text. Text is set as text, never as HTML. */
-export function messageItem(m: { from: string; message: unknown; ts: number | null; to?: string }, mine: boolean): HTMLLIElement {
+/**
+ * One message in the log: sender, whom it is for when it is private, time, text. `me` tells this
+ * page's own messages and is "you" among the recipients. Text is set as text, never as HTML.
+ */
+export function messageItem(m: { from: string; message: unknown; ts: number | null; to?: string[] }, me: string): HTMLLIElement {
   const item = document.createElement('li');
-  if (mine) item.classList.add('mine');
+  if (m.from === me) item.classList.add('mine');
   const meta = document.createElement('div');
   meta.className = 'meta';
   const from = document.createElement('span');
   from.className = 'from';
-  from.textContent = m.to === undefined ? m.from : `${m.from} → ${m.to}`;
+  from.textContent = m.from;
+  meta.append(from);
+  if (m.to !== undefined) {
+    item.classList.add('private');
+    const to = document.createElement('span');
+    to.className = 'private-to';
+    to.textContent = `private to ${m.to.map((name) => (name === me ? 'you' : name)).join(', ')}`;
+    meta.append(to);
+  }
   const time = document.createElement('time');
   if (m.ts === null) {
     time.textContent = 'sending…';
@@ -74,7 +87,7 @@ export function messageItem(m: { from: string; message: unknown; ts: number | nu
     time.dateTime = new Date(m.ts).toISOString();
     time.textContent = TIME.format(m.ts);
   }
-  meta.append(from, time);
+  meta.append(time);
   const text = document.createElement('p');
   text.className = 'text';
   text.textContent = typeof m.message === 'string' ? m.message : JSON.stringify(m.message);
@@ -109,7 +122,10 @@ export function append(log: HTMLElement, item: HTMLElement): void {
   if (atEnd) log.scrollTop = log.scrollHeight;
 }
 
-/** Redraws the member list and the "To" choices from the names, keeping the chosen recipient. */
+/**
+ * Redraws the member list and the "To" choices from the names. A chosen recipient who left stays
+ * chosen, marked "(left)": falling back to Everyone would send the next private message to all.
+ */
 export function showMembers(ui: Elements, names: string[], me: string): void {
   ui.members.replaceChildren(
     ...names.map((name) => {
@@ -121,10 +137,10 @@ export function showMembers(ui: Elements, names: string[], me: string): void {
   );
   ui.count.textContent = `(${names.length})`;
   const chosen = ui.to.value;
-  const everyone = new Option('Everyone', '');
   const others = names.filter((n) => n !== me).map((n) => new Option(n, n));
-  ui.to.replaceChildren(everyone, ...others);
-  ui.to.value = others.some((o) => o.value === chosen) ? chosen : '';
+  if (chosen !== '' && !names.includes(chosen)) others.push(new Option(`${chosen} (left)`, chosen));
+  ui.to.replaceChildren(new Option('Everyone', ''), ...others);
+  ui.to.value = chosen;
 }
 
 /** Shows a notice above the log, with a button to dismiss it; at most three stay. */
