@@ -37,6 +37,7 @@ export class Metrics {
   private readonly refusals: Counter<'status' | 'code'>;
   private readonly errors: Counter<'code'>;
   private readonly slowConsumers: Counter;
+  private readonly deferredFrames: Counter;
   private readonly reapedChannels: Counter;
   private readonly resumes: Counter<'outcome'>;
   private readonly engineUp: Gauge<'engine'>;
@@ -64,6 +65,7 @@ export class Metrics {
     this.refusals = new Counter({ name: 'rooms_refusals_total', help: 'Upgrades and HTTP requests refused, by status and error code.', labelNames: ['status', 'code'], registers });
     this.errors = new Counter({ name: 'rooms_errors_total', help: 'Error events sent on connections, by error code.', labelNames: ['code'], registers });
     this.slowConsumers = new Counter({ name: 'rooms_slow_consumers_total', help: 'Members closed with 4000 too slow.', registers });
+    this.deferredFrames = new Counter({ name: 'rooms_deferred_frames_total', help: 'Frames from clients held back to a later tick because the tick had queued its budget of deliveries (overload).', registers });
     this.reapedChannels = new Counter({ name: 'rooms_channels_reaped_total', help: 'Empty channels removed by the reaper.', registers });
     this.resumes = new Counter({ name: 'rooms_resumes_total', help: 'Resumes after a reconnect, by outcome (recovered, not_recovered).', labelNames: ['outcome'], registers });
     this.engineUp = new Gauge({ name: 'rooms_engine_up', help: '1 when the engine (memory, or redis) is connected, else 0.', labelNames: ['engine'], registers });
@@ -99,6 +101,11 @@ export class Metrics {
 
   slowConsumer(): void {
     this.slowConsumers.inc();
+  }
+
+  /** A client's frame waits for a later tick: this one queued its budget. */
+  deferred(): void {
+    this.deferredFrames.inc();
   }
 
   reaped(removed: number): void {

@@ -133,6 +133,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       presence: this.presence,
       publisher,
       metrics: this.metrics,
+      load: outbox,
     });
     this.replies = replies;
     this.heartbeat = new Heartbeat(this.config.heartbeatInterval, this.hub, (connection) => outbox.send(connection, PING));

@@ -96,3 +96,23 @@ describe('a member closed as too slow', () => {
     expect((await reader.client.next('message')).message).to.equal('marker');
   });
 });
+
+describe('offered more than a tick delivers', () => {
+  it('holds frames back to later ticks, pausing their sender, and every member still gets every message once, in order', async () => {
+    const { url, server } = await startServer({ messageRate: 0 });
+    const publisher = await join(url('1'), 'publisher');
+    const readers = await Promise.all(Array.from({ length: 40 }, (_, i) => join(url('1'), `reader-${i}`)));
+    // 1,000 broadcasts in one write, to 41 members: twice a tick's budget of deliveries.
+    const socket = (publisher.client.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    for (let n = 0; n < 1_000; n += 1) publisher.client.send({ event: 'broadcast', message: n });
+    socket.uncork();
+    for (const member of [publisher, ...readers]) {
+      for (let n = 0; n < 1_000; n += 1) expect((await member.client.next('message')).message).to.equal(n);
+    }
+    const deferred = await server.metrics.registry.getSingleMetric('rooms_deferred_frames_total')!.get();
+    expect(deferred.values[0].value).to.be.above(0);
+    // Its socket reads again once the backlog is through.
+    expect((await publisher.client.request({ event: 'broadcast', message: 'after' })).message).to.equal('after');
+  });
+});

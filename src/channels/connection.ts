@@ -66,6 +66,8 @@ export class Connection {
    * messages so far, sent once the name is claimed. Null otherwise. Owned by the Session.
    */
   early: unknown[] | null = null;
+  /** Frames it sent that wait, in order, for the outbox to have room (its socket is paused meanwhile); null when none do. Owned by the Session. */
+  backlog: { data: Buffer; isBinary: boolean }[] | null = null;
   /** Requests carried out but not answered yet (a publish waiting for its ack, a look-up). Owned by Replies. */
   unanswered = 0;
   /** Set when the server decided to close it once every request it made is answered; it reads nothing more meanwhile. Owned by Replies. */

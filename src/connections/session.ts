@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
@@ -18,6 +18,12 @@ import { openEnvelope } from '../protocol/envelope.js';
 import type { Request, RequestId } from '../protocol/messages.js';
 import type { RateLimit } from '../protocol/rate.js';
 
+/** How full this tick's writes are (the Outbox): a full tick takes in no new frames until its flush. */
+export interface Load {
+  readonly full: boolean;
+  onFlushed(then: () => void): void;
+}
+
 export interface SessionOptions {
   authTimeout: number;
   /** The JWT verifier in token mode; null in open mode. */
@@ -29,6 +35,7 @@ export interface SessionOptions {
   presence: Presence;
   publisher: Publisher;
   metrics: Metrics;
+  load: Load;
 }
 
 type Of<E extends Request['event']> = Extract<Request, { event: E }>;
@@ -51,23 +58,22 @@ export class Session {
   private readonly onClose: (this: WebSocket) => void;
   private readonly onPong: (this: WebSocket) => void;
   private readonly onError: (this: WebSocket, err: Error) => void;
+  /** Connections with a backlog, in the order they began to wait. */
+  private readonly waiting = new Set<Connection>();
 
   constructor(private readonly options: SessionOptions) {
     this.hub = options.hub;
     this.replies = options.replies;
     const session = this;
     const hub = this.hub;
+    const load = options.load;
     this.onMessage = function (data, isBinary) {
       const connection = hub.get(this);
       if (connection === undefined) return;
-      try {
-        session.message(connection, toBuffer(data), isBinary);
-      } catch (err) {
-        // A frame the code did not foresee costs its own connection, never the server.
-        session.replies.log.error({ err, user: connection.name }, 'failed to handle a frame');
-        session.replies.fail(connection, 'internal_error');
-      }
+      if (connection.backlog !== null || load.full) return session.defer(connection, toBuffer(data), isBinary);
+      session.handle(connection, toBuffer(data), isBinary);
     };
+    load.onFlushed(() => this.resume());
     this.onClose = function () {
       const connection = hub.get(this);
       if (connection !== undefined) session.closed(connection);
@@ -93,6 +99,50 @@ export class Session {
     ws.on('pong', this.onPong);
     ws.on('error', this.onError);
     return connection;
+  }
+
+  private handle(connection: Connection, data: Buffer, isBinary: boolean): void {
+    try {
+      this.message(connection, data, isBinary);
+    } catch (err) {
+      // A frame the code did not foresee costs its own connection, never the server.
+      this.replies.log.error({ err, user: connection.name }, 'failed to handle a frame');
+      this.replies.fail(connection, 'internal_error');
+    }
+  }
+
+  /**
+   * This tick queued its budget of frames: the frame waits, in order, and the connection's socket
+   * is paused, so what the server takes in while overloaded stays in the kernel's buffers (and
+   * slows its sender) instead of in queues here.
+   */
+  private defer(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (connection.backlog === null) {
+      connection.backlog = [];
+      this.waiting.add(connection);
+      connection.ws.pause();
+    }
+    connection.backlog.push({ data, isBinary });
+    this.options.metrics.deferred();
+  }
+
+  /** After a flush: the waiting frames go on, a frame from each connection in turn, until the tick is full again. */
+  private resume(): void {
+    const load = this.options.load;
+    while (this.waiting.size > 0 && !load.full) {
+      for (const connection of this.waiting) {
+        if (load.full) return;
+        const next = connection.backlog!.shift()!;
+        if (connection.backlog!.length === 0) this.unblock(connection);
+        this.handle(connection, next.data, next.isBinary);
+      }
+    }
+  }
+
+  private unblock(connection: Connection): void {
+    connection.backlog = null;
+    this.waiting.delete(connection);
+    if (connection.ws.readyState === WebSocket.OPEN) connection.ws.resume();
   }
 
   private readonly authExpired = (connection: Connection): void => {
@@ -293,6 +343,7 @@ export class Session {
   };
 
   private closed(connection: Connection): void {
+    if (connection.backlog !== null) this.unblock(connection);
     this.hub.remove(connection);
     this.replies.drop(connection);
     if (connection.authTimer !== null) clearTimeout(connection.authTimer);

@@ -10,6 +10,9 @@ export interface Recipient {
   readonly ws: { readonly readyState: number };
 }
 
+/** About 20 ms of fan-out on this project's machines: one tick never holds the loop much longer. */
+const TICK_BUDGET = 20_000;
+
 /**
  * The write path. Frames are built once per message and queued by reference on each recipient;
  * once per tick every member with something queued gets one socket write holding all of it.
@@ -24,6 +27,10 @@ export interface Recipient {
 export class Outbox<R extends Recipient = Recipient> {
   private dirty: R[] = [];
   private scheduled = false;
+  /** Frames queued since the last flush. */
+  private queued = 0;
+  /** Run after each flush: the next tick's work may start. */
+  private flushed: () => void = () => undefined;
 
   /**
    * @param maxBufferedBytes what a member may have waiting in its socket before it is given up on
@@ -33,7 +40,23 @@ export class Outbox<R extends Recipient = Recipient> {
   constructor(
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (member: R) => void,
+    /** Frames a tick may queue before the outbox counts as full; see {@link full}. */
+    private readonly budget = TICK_BUDGET,
   ) {}
+
+  /**
+   * Whether this tick has queued its budget of frames. Offered more than it can deliver, the
+   * server stops taking in new frames until the flush (see Session): each tick's work stays
+   * bounded, so the loop keeps answering health checks and what is queued stays bounded too.
+   */
+  get full(): boolean {
+    return this.queued >= this.budget;
+  }
+
+  /** Calls `then` after each flush. */
+  onFlushed(then: () => void): void {
+    this.flushed = then;
+  }
 
   /**
    * Queues a frame for a member; it leaves on this tick's flush, after anything queued before it.
@@ -60,6 +83,7 @@ export class Outbox<R extends Recipient = Recipient> {
     } else {
       member.pending = [pending, frame];
     }
+    this.queued += 1;
     return true;
   }
 
@@ -98,6 +122,8 @@ export class Outbox<R extends Recipient = Recipient> {
         this.write(member, lastJoined!);
       }
     }
+    this.queued = 0;
+    this.flushed();
   };
 
   private write(member: R, data: Buffer): void {
