@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import type { Draft, Engine, EngineOptions, EngineSink, Publication, Signal } from '../src/engine/engine.js';
+import { newEpoch, type Draft, type Engine, type EngineOptions, type EngineSink, type Publication, type Signal } from '../src/engine/engine.js';
 import { MemoryEngine } from '../src/engine/memory.js';
 import { RedisEngine } from '../src/engine/redis.js';
 import { onCleanup } from './support/cleanup.js';
@@ -240,3 +240,11 @@ for (const kind of kinds) {
     });
   });
 }
+
+describe('newEpoch', () => {
+  it('gives a different 8-character id every time, across refills of its pool of random bytes', () => {
+    const epochs = Array.from({ length: 5_000 }, () => newEpoch());
+    expect(new Set(epochs).size).to.equal(epochs.length);
+    for (const epoch of epochs) expect(epoch).to.match(/^[A-Za-z0-9_-]{8}$/);
+  });
+});
