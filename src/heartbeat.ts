@@ -1,6 +1,8 @@
 /** What the heartbeat pings: a WebSocket, and whether it answered the last ping. */
 export interface Pingable {
   alive: boolean;
+  /** When it was last pinged (ms); the heartbeat's own. */
+  pingedAt: number;
   readonly ws: { terminate(): void };
 }
 
@@ -9,7 +11,7 @@ const SLICE_EVERY = 50;
 
 /**
  * Pings every connection once each interval; a connection that has not answered its previous
- * ping is terminated, which ends it like any other close (its channel gets the leave). One timer
+ * ping within an interval is terminated, which ends it like any other close (its channel gets the leave). One timer
  * for the whole server, not one per connection, and the round is spread over the interval in
  * slices (one every 50 ms), so that 18,000 connections never cost the event loop one long tick.
  * `ping` queues the ping itself (the server's outbox writes it with the connection's other frames).
@@ -27,6 +29,7 @@ export class Heartbeat<P extends Pingable = Pingable> {
     private readonly interval: number,
     private readonly members: Iterable<P>,
     private readonly ping: (member: P) => void,
+    private readonly clock: () => number = Date.now,
   ) {
     this.slices = Math.max(1, Math.floor(interval / SLICE_EVERY));
   }
@@ -48,13 +51,16 @@ export class Heartbeat<P extends Pingable = Pingable> {
     }
     this.slice += 1;
     const end = this.slice === this.slices ? this.round.length : Math.ceil((this.round.length * this.slice) / this.slices);
+    const now = this.clock();
     for (; this.next < end; this.next += 1) {
       const member = this.round[this.next];
       if (!member.alive) {
-        member.ws.terminate();
+        // A member moves up the round as those before it leave: it gets a whole interval to answer.
+        if (now - member.pingedAt >= this.interval) member.ws.terminate();
         continue;
       }
       member.alive = false;
+      member.pingedAt = now;
       this.ping(member);
     }
     if (this.slice === this.slices) {

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { Client, join } from './support/client.js';
 import { onCleanup } from './support/cleanup.js';
 import { eventually } from './support/eventually.js';
+import { needRedis, RedisServer } from './support/redis.js';
 import { startServer } from './support/server.js';
 
 /** Seed 000's sendMessage: DataView.setInt32 for the type, then the JSON payload's UTF-8 bytes. */
@@ -85,6 +86,23 @@ describe('typed binary envelope (rooms.envelope)', () => {
     expect(seed.received.map((r) => r.payload.message)).to.deep.equal(['hello from kratos', 'and again', 'hello session']);
     expect(seed.received.every((r) => r.type === 0)).to.equal(true);
     expect(seed.received[2].payload).to.include({ sender: 'alice', seq: 3 });
+  });
+
+  it('with Redis, a session\'s envelopes keep their order while its generated name is claimed and its history read', async function () {
+    needRedis(this);
+    const redis = await RedisServer.start();
+    const { url } = await startServer({ redis: redis.url, messageRate: 0 });
+    const json = await join(url('1'), 'alice');
+    const seed = new Client(url('1'), {}, ['rooms.envelope']);
+    await seed.opened();
+    // One at a time, as a user types: each frame its own write, some arriving during the claim's round trips.
+    for (let n = 1; n <= 40; n += 1) {
+      seed.send(Buffer.from(sendMessage(0, { message: `m${n}`, sender: '', timestamp: '' })));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const got: unknown[] = [];
+    for (let n = 1; n <= 40; n += 1) got.push((await json.client.next('message')).message);
+    expect(got).to.deep.equal(Array.from({ length: 40 }, (_, i) => `m${i + 1}`));
   });
 
   it('in token mode, an envelope without auth is still refused with not_authenticated', async () => {

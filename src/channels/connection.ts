@@ -49,8 +49,10 @@ export class Connection {
   identity: Identity | null = null;
   /** Whether this member asked for join and leave events. */
   presence = false;
-  /** Cleared by every heartbeat tick, set again by the pong that answers it. */
+  /** Cleared by every heartbeat ping, set again by the pong that answers it. */
   alive = true;
+  /** When the heartbeat last pinged it (ms). Owned by the Heartbeat. */
+  pingedAt = 0;
   /** Frames queued for the next flush: none, one, or several in order. Owned by the Outbox. */
   pending: Buffer | Buffer[] | null = null;
   /** The auth deadline, cleared once the connection is named or gone. Owned by the Session. */
@@ -118,6 +120,11 @@ export class Connection {
   /** Whether publications reach it now (not being admitted, not closing). */
   get live(): boolean {
     return this.current === 'live';
+  }
+
+  /** Whether the server has decided to close it (or it is gone): nothing it sends is carried out any more. */
+  get ending(): boolean {
+    return this.current === 'closing' || this.current === 'closed';
   }
 
   /** Whether the server still talks to it: neither side has started to close it. */

@@ -115,7 +115,8 @@ export class Presence {
       channel.seq = recovery.seq;
     }
     const resumed = since === null ? undefined : (recovery?.recovered ?? false);
-    if (resumed !== undefined) this.options.metrics.resume(resumed ? 'recovered' : 'not_recovered');
+    // since 0 without an epoch asks for the history, from a client that saw nothing: not a resume.
+    if (resumed !== undefined && (since !== 0 || epoch !== null)) this.options.metrics.resume(resumed ? 'recovered' : 'not_recovered');
     const standing = recovery ?? { epoch: channel.epoch ?? undefined, seq: channel.seq ?? 0 };
     if (!how.silent) this.replies.send(connection, encode.tokenEvent(connection.token!, request.id, { epoch: standing.epoch, seq: standing.seq, recovered: resumed }));
     this.options.delivery.release(connection, standing.epoch ?? null, recovery?.publications ?? [], standing.seq);

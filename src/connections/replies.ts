@@ -37,6 +37,7 @@ export class Replies {
   close(connection: Connection, close: Close, reason: string = close.reason): void {
     this.outbox.flushNow(connection);
     connection.closing();
+    release(connection);
     connection.ws.close(close.code, truncateReason(reason));
   }
 
@@ -72,6 +73,7 @@ export class Replies {
     this.metrics.slowConsumer();
     this.outbox.discard(connection);
     connection.closing();
+    release(connection);
     connection.ws.close(CLOSES.too_slow.code, CLOSES.too_slow.reason);
   }
 
@@ -88,6 +90,16 @@ export class Replies {
     };
     guard(this.log, what, context, counted, () => this.fail(connection, 'internal_error'));
   }
+}
+
+/**
+ * A connection the server closes drops the frames that wait in its backlog (see Session.defer):
+ * none of them will be carried out. Its socket reads again, so ws sees the peer's close frame.
+ */
+function release(connection: Connection): void {
+  if (connection.backlog === null) return;
+  connection.backlog = null;
+  connection.ws.resume();
 }
 
 /** Close reasons are limited to 123 bytes by the protocol. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
@@ -69,7 +69,8 @@ export class Session {
     const load = options.load;
     this.onMessage = function (data, isBinary) {
       const connection = hub.get(this);
-      if (connection === undefined) return;
+      // The server is closing it (too slow, refused, removed): nothing it sends is carried out.
+      if (connection === undefined || connection.ending) return;
       if (connection.backlog !== null || load.full) return session.defer(connection, toBuffer(data), isBinary);
       session.handle(connection, toBuffer(data), isBinary);
     };
@@ -132,17 +133,23 @@ export class Session {
     while (this.waiting.size > 0 && !load.full) {
       for (const connection of this.waiting) {
         if (load.full) return;
-        const next = connection.backlog!.shift()!;
-        if (connection.backlog!.length === 0) this.unblock(connection);
+        // Closed by the server meanwhile: Replies dropped its frames and let it read again.
+        if (connection.backlog === null) {
+          this.waiting.delete(connection);
+          continue;
+        }
+        const next = connection.backlog.shift()!;
+        if (connection.backlog.length === 0) this.unblock(connection);
         this.handle(connection, next.data, next.isBinary);
       }
     }
   }
 
+  /** Its backlog is through: the connection reads again (ws ignores this once the socket is closed). */
   private unblock(connection: Connection): void {
     connection.backlog = null;
     this.waiting.delete(connection);
-    if (connection.ws.readyState === WebSocket.OPEN) connection.ws.resume();
+    connection.ws.resume();
   }
 
   private readonly authExpired = (connection: Connection): void => {
@@ -151,16 +158,15 @@ export class Session {
   };
 
   private message(connection: Connection, data: Buffer, isBinary: boolean): void {
-    // The server is closing it (too slow, refused, removed): nothing it sends is carried out.
-    if (!connection.open) return;
+    if (connection.ending) return;
     // Closing once what it sent before is answered: nothing more is carried out.
     if (connection.parting !== null) return this.dropped(connection, data, isBinary, false);
     if (connection.bucket !== null) {
       const verdict = this.options.rateLimit.take(connection.bucket, Date.now());
       if (verdict.act !== 'pass') this.options.metrics.error('rate_limited');
       if (verdict.act === 'close') {
-        this.replies.closeAnswered(connection, CLOSES.rate_limited);
-        return this.dropped(connection, data, isBinary, false);
+        this.dropped(connection, data, isBinary, false);
+        return this.replies.closeAnswered(connection, CLOSES.rate_limited);
       }
       if (verdict.act === 'refuse') return this.dropped(connection, data, isBinary, verdict.warn, verdict.retryAfterMs);
     }
@@ -169,7 +175,8 @@ export class Session {
     }
     if (isBinary) {
       this.options.metrics.messageIn(connection.envelope ? 'envelope' : 'binary', data.length);
-      if (!isNamed(connection) && connection.envelope && this.options.jwt === null) return this.sessionEnvelope(connection, data);
+      // An envelope session's messages wait, in order, until its generated name is claimed and replayed to.
+      if (connection.envelope && this.options.jwt === null && (connection.early !== null || !isNamed(connection))) return this.sessionEnvelope(connection, data);
       if (!isNamed(connection)) return this.replies.fail(connection, 'not_authenticated');
       if (connection.envelope) {
         // An envelope holding a ChatMessage is a broadcast, the sender's copy included.
@@ -343,7 +350,12 @@ export class Session {
   };
 
   private closed(connection: Connection): void {
-    if (connection.backlog !== null) this.unblock(connection);
+    // What it sent before it closed is carried out, as it would have been without the backlog.
+    const backlog = connection.backlog;
+    if (backlog !== null) {
+      this.unblock(connection);
+      for (const frame of backlog) this.handle(connection, frame.data, frame.isBinary);
+    }
     this.hub.remove(connection);
     this.replies.drop(connection);
     if (connection.authTimer !== null) clearTimeout(connection.authTimer);
