@@ -1,6 +1,6 @@
 // docs/benchmarks.svg: one small panel per figure, one bar per server, each panel on its own scale.
 import type { ServerName } from './lib/api.js';
-import { formatRatio, formatValue, ratio, SERVER_LABELS } from './report.js';
+import { formatRatio, formatValue, ratio, RATIOS, SERVER_LABELS } from './report.js';
 import type { FigureRow, Results } from './results.js';
 
 const COLORS: Record<ServerName, string> = {
@@ -8,6 +8,7 @@ const COLORS: Record<ServerName, string> = {
   'ws-batched': '#1864ab',
   'ws-send': '#74c0fc',
   socketio: '#868e96',
+  bun: '#f3c623',
 };
 
 const COLUMNS = 2;
@@ -28,9 +29,9 @@ function panel(row: FigureRow, servers: readonly ServerName[], x: number, y: num
   const values = servers.map((server) => row.medians[server] ?? null);
   const top = Math.max(0, ...values.filter((v): v is number => v !== null && Number.isFinite(v)));
   const barSpace = PANEL_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
-  const ratios = (['ws-batched', 'socketio'] as const)
-    .filter((against) => servers.includes('rooms') && servers.includes(against))
-    .map((against) => `rooms/${against === 'socketio' ? 'Socket.IO' : 'ceiling'} ${formatRatio(ratio(row, against))}`);
+  const ratios = RATIOS.filter(({ against }) => servers.includes('rooms') && servers.includes(against)).map(
+    ({ against, label }) => `${label} ${formatRatio(ratio(row, against))}`,
+  );
   const parts = [
     `<text x="${x}" y="${y + 14}" class="title">${escape(row.label)}</text>`,
     `<text x="${x}" y="${y + 28}" class="unit">${escape([`${row.unit}, ${row.better} is better`, ...ratios].join('   ·   '))}</text>`,

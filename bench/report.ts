@@ -1,5 +1,5 @@
-// The report: every figure per server, the ratios rooms/ceiling and rooms/Socket.IO, the goals,
-// as a text table for stdout and as docs/benchmarks.md.
+// The report: every figure per server, the ratios of rooms to the ceiling, Socket.IO and Bun, the
+// goals, as a text table for stdout and as docs/benchmarks.md.
 import type { ServerName } from './lib/api.js';
 import type { FigureRow, Results } from './results.js';
 
@@ -8,7 +8,17 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   'ws-batched': 'ws batched (ceiling)',
   'ws-send': 'ws send()',
   socketio: 'Socket.IO 4',
+  bun: 'Bun (uWebSockets)',
 };
+
+/** The servers rooms is compared with, in the ratio columns (when they ran). */
+export const RATIOS: ReadonlyArray<{ against: ServerName; label: string }> = [
+  { against: 'ws-batched', label: 'rooms/ceiling' },
+  { against: 'socketio', label: 'rooms/Socket.IO' },
+  { against: 'bun', label: 'rooms/Bun' },
+];
+
+const ratiosOf = (results: Results): typeof RATIOS => RATIOS.filter(({ against }) => results.servers.includes(against));
 
 export function formatValue(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return 'n/a';
@@ -31,6 +41,8 @@ export const formatRatio = (value: number | null): string => (value === null ? '
 
 interface Goal {
   text: string;
+  /** The server the goal compares rooms with: goals against a server that did not run are left out. */
+  against: ServerName | null;
   figure: (row: FigureRow) => boolean;
   /** The number compared, and whether it meets the goal. */
   measure: (row: FigureRow) => { shown: string; met: boolean } | null;
@@ -39,6 +51,7 @@ interface Goal {
 function ratioGoal(text: string, against: ServerName, min: number | null, max: number | null, figure: Goal['figure']): Goal {
   return {
     text,
+    against,
     figure,
     measure: (row) => {
       const value = ratio(row, against);
@@ -51,6 +64,7 @@ function ratioGoal(text: string, against: ServerName, min: number | null, max: n
 function limitGoal(text: string, max: number, figure: Goal['figure']): Goal {
   return {
     text,
+    against: null,
     figure,
     measure: (row) => {
       const value = row.medians.rooms;
@@ -68,6 +82,13 @@ const GOALS: Goal[] = [
   ratioGoal('p99 at fixed rate ≤ 1.2× ws send()', 'ws-send', null, 1.2, (row) => row.scenario === 'b' && metric(row) === 'p99'),
   limitGoal('idle ≤ 9 KB RSS per member', 9, (row) => row.scenario === 'd' && metric(row) === 'rss'),
   limitGoal('reap stall ≤ 50 ms', 50, (row) => row.scenario === 'f' && metric(row) === 'stall'),
+  // Issue 15: the write path at uWebSockets' cost, and no stall at 18,000 members.
+  ratioGoal('flood ≥ 0.95× Bun', 'bun', 0.95, null, (row) => row.scenario === 'a' && metric(row) === 'rate'),
+  ratioGoal('flood CPU per delivery ≤ 1.1× Bun', 'bun', null, 1.1, (row) => row.scenario === 'a' && metric(row) === 'cpu'),
+  limitGoal('idle ≤ 4 KB RSS per member', 4, (row) => row.scenario === 'd' && metric(row) === 'rss'),
+  limitGoal('scale p99 ≤ 50 ms', 50, (row) => row.scenario === 'g' && metric(row) === 'p99'),
+  limitGoal('scale: no stall over 50 ms', 50, (row) => row.scenario === 'g' && metric(row) === 'stall'),
+  limitGoal('closing all: no stall over 100 ms', 100, (row) => row.scenario === 'g' && metric(row) === 'closeStall'),
 ];
 
 interface GoalLine {
@@ -78,7 +99,8 @@ interface GoalLine {
 }
 
 function goalLines(results: Results): GoalLine[] {
-  return GOALS.flatMap((goal) =>
+  const goals = GOALS.filter((goal) => goal.against === null || results.servers.includes(goal.against));
+  return goals.flatMap((goal) =>
     results.figures.filter(goal.figure).map((row) => {
       const measured = goal.measure(row);
       return {
@@ -92,13 +114,13 @@ function goalLines(results: Results): GoalLine[] {
 }
 
 function tableCells(results: Results): string[][] {
-  const header = ['figure', 'unit', ...results.servers.map((s) => SERVER_LABELS[s]), 'rooms/ceiling', 'rooms/Socket.IO'];
+  const ratios = ratiosOf(results);
+  const header = ['figure', 'unit', ...results.servers.map((s) => SERVER_LABELS[s]), ...ratios.map(({ label }) => label)];
   const rows = results.figures.map((row) => [
     row.label,
     `${row.unit} (${row.better} is better)`,
     ...results.servers.map((server) => formatValue(row.medians[server])),
-    formatRatio(ratio(row, 'ws-batched')),
-    formatRatio(ratio(row, 'socketio')),
+    ...ratios.map(({ against }) => formatRatio(ratio(row, against))),
   ]);
   return [header, ...rows];
 }
@@ -140,16 +162,22 @@ function floodFrameBytes(results: Results): string {
   return low === high ? `${low} bytes` : `${low} to ${high} bytes depending on the server's envelope`;
 }
 
-export function markdownReport(results: Results, chartFile: string): string {
+/**
+ * docs/benchmarks.md. `profile` is the hand-written "Where the time goes" section
+ * (bench/profile-notes.md, measured separately with a CPU profile and a heap snapshot), or null.
+ */
+export function markdownReport(results: Results, chartFile: string, profile: string | null): string {
   const { machine, options } = results;
   const goals = goalLines(results).map((g) => [g.goal, g.figure, g.shown, g.verdict]);
+  const ratios = ratiosOf(results);
+  const bun = results.servers.includes('bun') ? `, Bun ${machine.bun}` : '';
   return `# Benchmarks
 
-<!-- Generated by \`npx tsx bench/run.ts\` (bench/report.ts): edit those, not this file. -->
+<!-- Generated by \`npx tsx bench/run.ts\` (bench/report.ts, bench/profile-notes.md): edit those, not this file. -->
 
 Measured ${results.createdAt.slice(0, 10)} on ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB,
-${machine.os}, Node ${machine.node}, ${machine.openFiles} open files per process; code at \`${machine.commit}\`.
-**Figures are noisy**: the server and the load generators share those ${machine.cores} cores over loopback,
+${machine.os}, Node ${machine.node}${bun}, ${machine.openFiles} open files per process; code at \`${machine.commit}\`.
+${options.note === '' ? '' : `${options.note}\n`}**Figures are noisy**: the server and the load generators share those ${machine.cores} cores over loopback,
 so each figure is the median of ${options.runs} run${options.runs === 1 ? '' : 's'}, and runs of the same
 figure often differ by 10% or more (every run's value is in \`bench/results/results.json\`).
 Receiving clients: **${options.kind}**${options.kind === 'minimal' ? ' (a bare `net.Socket` that only parses frame headers and the message marker)' : ' (the real ws / socket.io-client)'}.
@@ -160,15 +188,16 @@ Receiving clients: **${options.kind}**${options.kind === 'minimal' ? ' (a bare `
 
 ${markdownTable(tableCells(results), 2)}
 
-Ratios are rooms' median over the ceiling's (ws batched) and over Socket.IO's: above 1 is better
-for figures where higher is better, below 1 where lower is better.
-
+${ratios.length === 0 ? '' : `${ratios.map(({ label }) => label).join(', ')}: rooms' median over that server's, above 1 is better
+for figures where higher is better, below 1 where lower is better. n/a: the scenario does not apply to that server, was not
+run, or failed in every run (results.json says why).
+`}
 ## Goals for rooms
 
 ${markdownTable([['goal', 'figure', 'measured', 'verdict'], ...goals], 4)}
 
 The benchmark asserts nothing: these verdicts are reported, never enforced.
-
+${profile === null ? '' : `\n${profile.trim()}\n`}
 ## What is measured
 
 ${results.measurements.map((m) => `- **${m.title}.** ${m.method}`).join('\n')}
@@ -176,7 +205,9 @@ ${results.measurements.map((m) => `- **${m.title}.** ${m.method}`).join('\n')}
 Servers, each in its own process: *rooms* (this project); *ws batched*, the practical ceiling for
 Node (each message serialized and framed once, frames queued per member and written with one
 \`socket.write\` per member per tick); *ws send()*, raw ws calling \`send()\` per member;
-*Socket.IO 4* (\`io.to(room).emit\`, websocket transport only). A fresh server process per run.
+*Socket.IO 4* (\`io.to(room).emit\`, websocket transport only); *Bun*, the fastest pub/sub a
+JavaScript user can pick: \`Bun.serve\` (uWebSockets, in C++) with \`ws.subscribe\` and \`server.publish\`,
+compression off, run by the bun binary. A fresh server process per run.
 
 Load generators run in their own processes (a publisher and ${options.workers} receiving workers), with
 sockets bound to source addresses 127.0.0.2 and up. They count at the clients: every receiver must
@@ -190,9 +221,9 @@ connections) counted at the clients in the same window.
 ## Running it
 
 \`\`\`sh
-npx tsx bench/run.ts                      # everything, 3 runs each (about 10 minutes)
+npx tsx bench/run.ts                      # everything, 3 runs each (about 15 minutes)
 npx tsx bench/run.ts --smoke              # tiny sizes, a few seconds per scenario (what CI runs)
-npx tsx bench/run.ts --only a --servers rooms,ws-batched --runs 5 --client ws
+npx tsx bench/run.ts --only a --servers rooms,ws-batched,bun --runs 5 --client ws
 \`\`\`
 `;
 }

@@ -2,7 +2,7 @@
 // measurement against every server, prints the table, writes results.json and, for full runs,
 // docs/benchmarks.md and docs/benchmarks.svg. Exits non-zero if a run lost or duplicated messages
 // or a server failed to start. It asserts no timings.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chartSvg } from './chart.js';
 import type { ServerName } from './lib/api.js';
@@ -21,7 +21,7 @@ import { formatValue } from './report.js';
 async function measureOnce(measurement: Measurement, server: ServerName, run: number, ctx: Context): Promise<RunRecord> {
   const started = performance.now();
   const record: RunRecord = { measurement: measurement.key, scenario: measurement.scenario, server, run, seconds: 0, values: {}, info: {}, problems: [] };
-  const handle = await ctx.fleet.startServer(server);
+  const handle = await ctx.fleet.startServer(server, measurement.settings);
   try {
     const outcome = await measurement.run(handle, ctx);
     Object.assign(record, outcome);
@@ -47,13 +47,19 @@ async function benchmark(options: Options): Promise<{ results: Results; aborted:
   const sizes = options.smoke ? SMOKE : FULL;
   const list = measurements(sizes, options.only);
   const fleet = new Fleet(options.workers);
-  const ctx: Context = { fleet, sizes, kind: options.kind };
+  const dir = (path: string): string => {
+    if (path === '') return '';
+    mkdirSync(resolve(ROOT, path), { recursive: true });
+    return resolve(ROOT, path);
+  };
+  const ctx: Context = { fleet, sizes, kind: options.kind, heapSnapshots: dir(options.heapSnapshots), cpuProfiles: dir(options.cpuProfiles) };
   const runs: RunRecord[] = [];
   let aborted: string | null = null;
   try {
     for (const measurement of list) {
       for (let run = 1; run <= options.runs; run++) {
         for (const server of options.servers) {
+          if (measurement.servers !== undefined && !measurement.servers.includes(server)) continue;
           const record = await measureOnce(measurement, server, run, ctx);
           runs.push(record);
           process.stderr.write(`${progressLine(measurement, record, options.runs)}\n`);
@@ -105,7 +111,9 @@ async function main(): Promise<number> {
   process.stderr.write(`wrote ${json}\n`);
   if (options.docs) {
     write(resolve(ROOT, 'docs/benchmarks.svg'), chartSvg(results));
-    write(resolve(ROOT, 'docs/benchmarks.md'), markdownReport(results, 'benchmarks.svg'));
+    const notes = resolve(ROOT, 'bench/profile-notes.md');
+    const profile = existsSync(notes) ? readFileSync(notes, 'utf8') : null;
+    write(resolve(ROOT, 'docs/benchmarks.md'), markdownReport(results, 'benchmarks.svg', profile));
     process.stderr.write('wrote docs/benchmarks.md and docs/benchmarks.svg\n');
   }
   process.stderr.write(`took ${((performance.now() - started) / 1000).toFixed(0)} s\n`);

@@ -15,7 +15,7 @@ interface Results {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // The benchmark is not a test and asserts no timings; this only keeps it from rotting: every
-// scenario runs against every server at tiny sizes, with nothing lost or duplicated.
+// scenario runs against every server it applies to at tiny sizes, with nothing lost or duplicated.
 describe('the benchmark, at smoke sizes', function () {
   this.timeout(180_000);
 
@@ -31,9 +31,9 @@ describe('the benchmark, at smoke sizes', function () {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code, stderr).to.equal(0);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
-    expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio']);
+    expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun']);
     const scenarios = new Set(results.figures.map((f) => f.id[0]));
-    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
     for (const figure of results.figures) expect(figure.medians.rooms, figure.id).to.be.a('number');
     for (const run of results.runs) expect(run.problems, `${run.measurement} ${run.server}`).to.deep.equal([]);
   });

@@ -1,7 +1,19 @@
 // What run.ts and its child processes say to each other.
 
-export const SERVER_NAMES = ['rooms', 'ws-batched', 'ws-send', 'socketio'] as const;
+export const SERVER_NAMES = ['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
+
+/** What a measurement may set in its server process, handed over as JSON in the child's argv[2]. */
+export interface ServerSettings {
+  /** rooms' heartbeatInterval in ms; the peers have no heartbeat of their own to set. Default: an hour, so that none fires. */
+  heartbeatMs?: number;
+}
+
+/** The settings run.ts passed to this server process. */
+export function serverSettings(): ServerSettings {
+  const text = process.argv[2];
+  return text === undefined ? {} : (JSON.parse(text) as ServerSettings);
+}
 
 /** The wire protocol a server speaks: the rooms JSON events, or Socket.IO's. */
 export type Proto = 'rooms' | 'socketio';
@@ -17,6 +29,9 @@ export interface ServerStats {
   cpuUs: number;
   rss: number;
   heapUsed: number;
+  /** Memory of C++ objects bound to JavaScript ones, Buffers' included (process.memoryUsage()). */
+  external: number;
+  arrayBuffers: number;
 }
 
 export interface ReapResult {
@@ -28,9 +43,35 @@ export interface ReapResult {
   maxStallMs: number;
 }
 
+export interface Stall {
+  /** The longest gap between two turns of a 1 ms timer probe, ms. */
+  longestMs: number;
+  /** Gaps of 50 ms or more. */
+  over50: number;
+}
+
+export interface Drained {
+  /** Wall-clock ms (performance.timeOrigin + now) when the server was first seen holding no connection (polled every ms). */
+  at: number;
+  /** Connections still open (0 unless the wait timed out). */
+  connections: number;
+}
+
 export type ServerApi = {
   stats: { params: { gc: boolean }; result: ServerStats };
   reap: { params: { channels: number }; result: ReapResult };
+  /** Starts the server's stall probe (a 1 ms timer), replacing a running one. */
+  stallStart: { params: null; result: null };
+  /** Stops the stall probe started last and returns what it saw. */
+  stallStop: { params: null; result: Stall };
+  /** Starts a CPU profile through node's inspector (node servers only: Bun has no node:inspector). */
+  profileStart: { params: null; result: null };
+  /** Stops the CPU profile and writes it to `file` (a .cpuprofile). */
+  profileStop: { params: { file: string }; result: null };
+  /** Writes a heap snapshot (V8's format, from node and from Bun) to `file`. */
+  heapSnapshot: { params: { file: string }; result: null };
+  /** Resolves once the server holds no WebSocket connection, or after timeoutMs. */
+  drained: { params: { timeoutMs: number }; result: Drained };
   shutdown: { params: null; result: null };
 };
 export type ServerEvents = { listening: { port: number } };

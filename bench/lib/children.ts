@@ -11,15 +11,40 @@ const live = new Set<ChildProcess>();
 /** Extra node flags for every child, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile. */
 const EXTRA = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
-export function spawnTs(file: string, args: readonly string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...EXTRA, '--expose-gc', '--import', 'tsx', resolve(ROOT, file), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    serialization: 'advanced',
-  });
+function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.on('exit', () => live.delete(child));
   return child;
+}
+
+export function spawnTs(file: string, args: readonly string[] = []): ChildProcess {
+  return track(
+    spawn(process.execPath, [...EXTRA, '--expose-gc', '--import', 'tsx', resolve(ROOT, file), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    }),
+  );
+}
+
+/**
+ * The bun binary of the `bun` devDependency: its postinstall puts the native executable in place
+ * of this placeholder (so installs with --ignore-scripts leave no runnable Bun).
+ */
+export const BUN = resolve(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe');
+
+/**
+ * Runs a TypeScript file with the bun binary itself (no wrapper, so the child's pid is Bun's own
+ * for /proc). Bun speaks Node's IPC only with JSON serialization. BENCH_NODE_ARGS does not apply.
+ */
+export function spawnBun(file: string, args: readonly string[] = []): ChildProcess {
+  return track(
+    spawn(BUN, [resolve(ROOT, file), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    }),
+  );
 }
 
 /** Resolves when the child has exited; SIGKILLs it if it has not exited after `graceMs`. */

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
-import { ROOT } from './children.js';
+import { BUN, ROOT } from './children.js';
 
 export interface Machine {
   cpu: string;
@@ -14,6 +14,8 @@ export interface Machine {
   openFiles: string;
   /** `git describe` of the measured tree ("-dirty" when it has uncommitted changes). */
   commit: string;
+  /** The version of the bun binary the Bun peer runs on, or 'not installed'. */
+  bun: string;
 }
 
 function openFilesLimit(): string {
@@ -33,6 +35,14 @@ function commit(): string {
   }
 }
 
+function bunVersion(): string {
+  try {
+    return execFileSync(BUN, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'not installed';
+  }
+}
+
 export function describeMachine(): Machine {
   const cores = cpus();
   return {
@@ -43,5 +53,6 @@ export function describeMachine(): Machine {
     node: process.version,
     openFiles: openFilesLimit(),
     commit: commit(),
+    bun: bunVersion(),
   };
 }

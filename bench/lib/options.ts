@@ -14,10 +14,17 @@ export interface Options {
   docs: boolean;
   /** Receiving worker processes (besides the publisher's). */
   workers: number;
+  /** A sentence for docs/benchmarks.md about this run, e.g. that the machine was shared; '' for none. */
+  note: string;
+  /** Directory for heap snapshots of the servers in (d), before and after the members connect; '' for none. */
+  heapSnapshots: string;
+  /** Directory for CPU profiles of the servers over the windows of (a) and (g); '' for none. */
+  cpuProfiles: string;
 }
 
-export const USAGE = `usage: npx tsx bench/run.ts [--smoke] [--only a,b,c,d,e,f] [--servers ${SERVER_NAMES.join(',')}]
-                          [--runs N] [--out DIR] [--client minimal|ws] [--docs | --no-docs] [--workers N]`;
+export const USAGE = `usage: npx tsx bench/run.ts [--smoke] [--only ${SCENARIO_IDS.join(',')}] [--servers ${SERVER_NAMES.join(',')}]
+                          [--runs N] [--out DIR] [--client minimal|ws] [--docs | --no-docs] [--workers N] [--note TEXT]
+                          [--heap-snapshots DIR] [--cpu-profiles DIR]`;
 
 export class UsageError extends Error {}
 
@@ -44,6 +51,9 @@ export function parseOptions(argv: readonly string[]): Options {
     kind: 'minimal',
     docs: false,
     workers: 2,
+    note: '',
+    heapSnapshots: '',
+    cpuProfiles: '',
   };
   let runs: number | null = null;
   let docs: boolean | null = null;
@@ -69,6 +79,9 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--docs': docs = true; break;
       case '--no-docs': docs = false; break;
       case '--workers': options.workers = positive(value(), flag); break;
+      case '--note': options.note = value(); break;
+      case '--heap-snapshots': options.heapSnapshots = value(); break;
+      case '--cpu-profiles': options.cpuProfiles = value(); break;
       default: throw new UsageError(`unknown option ${flag}`);
     }
   }

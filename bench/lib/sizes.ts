@@ -17,6 +17,11 @@ export interface Sizes {
   storm: { connections: number; channels: number; inFlight: number };
   /** (f) Empty channels reaped at once. */
   reap: { channels: number };
+  /**
+   * (g) Many members held: one publisher per channel at `hz`, rooms' heartbeat every `heartbeatMs`
+   * (so that the window holds beats), then every client closes at once.
+   */
+  scale: { channels: number; perChannel: number; hz: number; heartbeatMs: number; warmupMs: number; windowMs: number };
 }
 
 export const FULL: Sizes = {
@@ -28,6 +33,7 @@ export const FULL: Sizes = {
   idle: { channels: 100, perChannel: 100, settleMs: 1_000 },
   storm: { connections: 10_000, channels: 100, inFlight: 128 },
   reap: { channels: 100_000 },
+  scale: { channels: 100, perChannel: 180, hz: 1, heartbeatMs: 5_000, warmupMs: 2_000, windowMs: 12_000 },
 };
 
 export const SMOKE: Sizes = {
@@ -39,4 +45,5 @@ export const SMOKE: Sizes = {
   idle: { channels: 2, perChannel: 10, settleMs: 100 },
   storm: { connections: 50, channels: 2, inFlight: 16 },
   reap: { channels: 1_000 },
+  scale: { channels: 2, perChannel: 10, hz: 5, heartbeatMs: 200, warmupMs: 200, windowMs: 600 },
 };

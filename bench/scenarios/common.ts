@@ -1,5 +1,6 @@
 // Steps every client-driven scenario shares: spreading members over workers, connecting them,
 // taking marks at the clients and the server, and checking that nothing was lost or duplicated.
+import { join } from 'node:path';
 import type { ClientKind, ConnectResult, Mark, MemberSpec, SentCount, Verdict } from '../lib/api.js';
 import { localAddresses } from '../lib/addresses.js';
 import type { Sizes } from '../lib/sizes.js';
@@ -10,6 +11,10 @@ export interface Context {
   sizes: Sizes;
   /** The receiving clients' kind; publishers in (a) and (b) are always real clients. */
   kind: ClientKind;
+  /** Where (d) writes the servers' heap snapshots; '' for none. */
+  heapSnapshots: string;
+  /** Where (a) and (g) write CPU profiles of their servers' measurement windows; '' for none. */
+  cpuProfiles: string;
 }
 
 /** What one measurement of one server produced. */
@@ -94,6 +99,15 @@ export async function connectOneChannel(
     ...receiving.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
   ], 1);
   return { publisher, all };
+}
+
+/** Runs `work`; with --cpu-profiles, under a CPU profile of the server written as `<server>-<name>.cpuprofile`. */
+export async function profiled<T>(ctx: Context, server: ServerHandle, name: string, work: () => Promise<T>): Promise<T> {
+  if (ctx.cpuProfiles === '') return work();
+  await server.rpc.call('profileStart', null);
+  const result = await work();
+  await server.rpc.call('profileStop', { file: join(ctx.cpuProfiles, `${server.name}-${name}.cpuprofile`) });
+  return result;
 }
 
 export interface Snapshot {

@@ -1,8 +1,17 @@
 // The processes of a benchmark: client workers (kept for the whole invocation: one publisher,
 // several receivers) and one fresh server process per measurement.
 import type { ChildProcess } from 'node:child_process';
-import { protoOf, type Proto, type ServerApi, type ServerEvents, type ServerName, type WorkerApi, type WorkerEvents } from '../lib/api.js';
-import { reap, spawnTs } from '../lib/children.js';
+import {
+  protoOf,
+  type Proto,
+  type ServerApi,
+  type ServerEvents,
+  type ServerName,
+  type ServerSettings,
+  type WorkerApi,
+  type WorkerEvents,
+} from '../lib/api.js';
+import { BUN, reap, spawnBun, spawnTs } from '../lib/children.js';
 import { procCpuUs } from '../lib/proc-cpu.js';
 import { RpcClient } from '../lib/rpc.js';
 
@@ -65,11 +74,20 @@ export class Fleet {
     await Promise.all(live.map((worker) => worker.call('reset', null, 30_000)));
   }
 
-  async startServer(name: ServerName): Promise<ServerHandle> {
-    const child = spawnTs(`bench/servers/${name}.ts`);
+  /** Starts `name` in a fresh process: node for every server but the Bun peer, which the bun binary runs. */
+  async startServer(name: ServerName, settings: ServerSettings = {}): Promise<ServerHandle> {
+    const file = `bench/servers/${name}.ts`;
+    const args = [JSON.stringify(settings)];
+    const child = name === 'bun' ? spawnBun(file, args) : spawnTs(file, args);
     const rpc = new RpcClient<ServerApi, ServerEvents>(child, `server ${name}`);
+    // A binary that cannot be run (no bun installed) is an 'error' event, not an exit.
+    let onError: (error: Error) => void = () => undefined;
+    const spawnFailed = new Promise<never>((_, reject) => {
+      onError = (error) => reject(new Error(name === 'bun' ? `${error.message} (${BUN}: is bun installed? npm ci without --ignore-scripts)` : error.message));
+      child.once('error', onError);
+    });
     try {
-      const { port } = await rpc.next('listening', READY_MS);
+      const { port } = await Promise.race([rpc.next('listening', READY_MS), spawnFailed]).finally(() => child.off('error', onError));
       return new ServerHandle(name, port, rpc, child);
     } catch (error) {
       child.kill('SIGKILL');

@@ -3,7 +3,7 @@
 // their slowest client's counter every 5 ms, and this harness forwards the new credit.
 import type { Sizes } from '../lib/sizes.js';
 import type { Worker } from './fleet.js';
-import { connectOneChannel, snapshot, sleep, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import { connectOneChannel, profiled, snapshot, sleep, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
 import type { Measurement } from './measurement.js';
 
 const CHANNEL = 'flood';
@@ -42,9 +42,11 @@ export function flood(sizes: Sizes, memberCount: number): Measurement {
       publisher.notify('credit', { credit });
       try {
         await sleep(warmupMs);
-        const before = await snapshot(server, all, false, false);
-        await sleep(windowMs);
-        const after = await snapshot(server, all, false, false);
+        const { before, after } = await profiled(ctx, server, `a${memberCount}`, async () => {
+          const start = await snapshot(server, all, false, false);
+          await sleep(windowMs);
+          return { before: start, after: await snapshot(server, all, false, false) };
+        });
         const sent = await stopPublishing([publisher]);
         const problems = await verify(ctx, all, sent);
         const window = windowOf(before, after);

@@ -6,6 +6,7 @@ import { latency } from './latency.js';
 import { manyRooms } from './many-rooms.js';
 import type { Measurement, ScenarioId } from './measurement.js';
 import { reap } from './reap.js';
+import { scale } from './scale.js';
 import { storm } from './storm.js';
 
 export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measurement[] {
@@ -16,6 +17,7 @@ export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measure
     idle(sizes),
     storm(sizes),
     reap(sizes),
+    scale(sizes),
   ];
   return all.filter((measurement) => only.includes(measurement.scenario));
 }

@@ -28,10 +28,10 @@ interface Channel<M extends PeerMember> {
   seq: number;
 }
 
-/** How a peer writes: to one member, or one message to many. */
+/** How a peer writes: to one member, or one message to the authenticated members of a channel. */
 export interface PeerOutput<M> {
   reply(member: M, text: string): void;
-  fanOut(members: Iterable<M>, text: string, except: M | null): void;
+  fanOut(channel: string, members: Iterable<M>, text: string, except: M | null): void;
 }
 
 type ClientEvent =
@@ -109,6 +109,6 @@ export class PeerRooms<M extends PeerMember> {
       seq: ++channel.seq,
       ts: Date.now(),
     });
-    this.output.fanOut(channel.users.values(), envelope, event.event === 'talk_with' ? member : null);
+    this.output.fanOut(channel.id, channel.users.values(), envelope, event.event === 'talk_with' ? member : null);
   }
 }

@@ -70,6 +70,7 @@ await host(async () => {
   let phantoms = 0;
   return {
     port: (http.address() as AddressInfo).port,
+    connections: () => io.engine.clientsCount,
     // Socket.IO keeps no empty rooms: a room goes when its last socket leaves. The nearest
     // equivalent is 100,000 rooms of one phantom socket id each, all left in one synchronous loop.
     createEmptyChannels(count) {

@@ -47,7 +47,7 @@ function enqueue(member: Member, bytes: Buffer): void {
 
 const rooms = new PeerRooms<Member>({
   reply: (member, text) => enqueue(member, frame(text)),
-  fanOut(members, text, except) {
+  fanOut(_channel, members, text, except) {
     const bytes = frame(text);
     for (const member of members) if (member !== except) enqueue(member, bytes);
   },

@@ -10,7 +10,7 @@ interface Member extends PeerMember {
 
 const rooms = new PeerRooms<Member>({
   reply: (member, text) => member.ws.send(text),
-  fanOut(members, text, except) {
+  fanOut(_channel, members, text, except) {
     for (const member of members) if (member !== except) member.ws.send(text);
   },
 });

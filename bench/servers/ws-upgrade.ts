@@ -24,6 +24,7 @@ export async function listenChannels(onConnection: OnConnection): Promise<BenchS
   const naive = new Map<string, WebSocketServer>();
   return {
     port: (http.address() as AddressInfo).port,
+    connections: () => wss.clients.size,
     createEmptyChannels(count) {
       for (let i = 0; i < count; i++) naive.set(`c${i}`, new WebSocketServer({ noServer: true }));
     },
