@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOCHA = join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
-const SCENARIOS = ['redis-kill', 'redis-stop', 'node-kill', 'node-stop', 'partition'];
+const SCENARIOS = ['redis-kill', 'redis-stop', 'node-kill', 'node-stop', 'partition', 'sentinel-failover'];
 
 interface RunFigures {
   acked: number;

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -6,9 +7,11 @@ import { DEFAULTS, SETTINGS, fromEnv, loadConfigFile, mergeConfig, readSettings,
 import { mintToken } from './auth/jwt.js';
 import { runTerminal } from './terminal.js';
 import { ConfigError } from './errors.js';
-import { withoutCredentials } from './log.js';
+import { createLogger, withoutCredentials } from './log.js';
 import { validName } from './protocol/decode.js';
 import { RoomServer } from './server.js';
+import { Primary, WorkerFailed } from './workers/primary.js';
+import { WorkerSeat } from './workers/seat.js';
 
 const PACKAGE_ROOT = new URL('../', import.meta.url);
 const DEFAULT_CONFIG = fileURLToPath(new URL('config/default.json', PACKAGE_ROOT));
@@ -118,29 +121,78 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
 
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const config = resolveConfig(flags, io.env);
-  const server = new RoomServer(config);
+  if (config.workers === 1) return runServer(config, io, null);
+  // The primary forks this same command (argv and environment) for each worker.
+  if (cluster.isPrimary) return runPrimary(config, io);
+  const seat = new WorkerSeat();
+  try {
+    return await runServer(config, io, seat);
+  } finally {
+    seat.leave();
+  }
+}
+
+/** One server in this process: on its own (`seat` null), or as one worker of `--workers N`. */
+async function runServer(config: Config, io: Io, seat: WorkerSeat | null): Promise<number> {
+  const worker = seat === null ? {} : { worker: seat, logger: createLogger(config.logLevel, { worker: seat.id, pid: process.pid }) };
+  const server = new RoomServer({ ...config, ...worker });
   // Listen for the signals before telling anyone where to connect, so a stop that follows the
   // banner at once is never missed.
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    const stop = (received: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(received);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const stopped = stopSignal(seat !== null);
   try {
     await server.listen();
   } catch (err) {
     throw new CliError(listenFailure(err as NodeJS.ErrnoException, config), EXIT_FAILURE);
   }
   // stdout carries the JSON log lines only, so that `rooms | jq` works: the banner goes to stderr.
-  io.stderr(banner(config, server.address()!.port));
+  // Under --workers the primary prints it, once.
+  if (seat === null) io.stderr(banner(config, server.address()!.port));
   const signal = await stopped;
   server.log.info({ signal }, 'shutting down');
   await server.close();
   return 0;
+}
+
+/** The primary of `--workers N`: starts the workers, prints the banner, and drains them all at SIGINT or SIGTERM. */
+async function runPrimary(config: Config, io: Io): Promise<number> {
+  // No pid of its own on its lines: `worker` and `pid` there name the worker a line is about.
+  const log = createLogger(config.logLevel, { role: 'primary' });
+  const primary = new Primary(config.workers, log);
+  const stopped = stopSignal(false);
+  let port: number;
+  try {
+    port = await primary.start();
+  } catch (err) {
+    // A worker that exits with a code has said why on stderr (a port in use, say); one killed has not.
+    if (err instanceof WorkerFailed) {
+      if (err.code !== null && err.code !== 0) return err.code;
+      throw new CliError(`${err.message}; see its log lines above`, EXIT_FAILURE);
+    }
+    throw err;
+  }
+  io.stderr(banner(config, port));
+  const signal = await stopped;
+  log.info({ signal }, 'shutting down');
+  return primary.stop();
+}
+
+/**
+ * Resolves with the first SIGINT or SIGTERM. A lone server stops listening then, so that a second
+ * one kills it at once; a worker (`keep`) ignores the ones that follow, since at Ctrl-C or under
+ * systemd it gets one from the terminal or the service manager and another from its primary.
+ */
+function stopSignal(keep: boolean): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (received: NodeJS.Signals): void => {
+      if (!keep) {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+      resolve(received);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
 
 /** Where everything is, for a person: the channel URLs, the pages, the engine and the auth mode. */
@@ -151,6 +203,7 @@ function banner(config: Config, port: number): string {
   lines.push(`  chat page  ${http}/`);
   lines.push(config.apiKeys.length === 0 ? '  admin      off: no apiKeys (set apiKeys or ROOMS_API_KEYS, see docs/api.md)' : `  admin      ${http}/admin`);
   lines.push(`  engine     ${config.redis === null ? 'memory (this process only)' : `redis ${withoutCredentials(config.redis)}`}`);
+  if (config.workers > 1) lines.push(`  workers    ${config.workers} processes sharing port ${port}`);
   lines.push(`  auth       ${config.authMode === 'open' ? 'open: clients pick their names' : 'token: names come from JWTs signed with jwtSecret'}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,8 +1,10 @@
 // Longer than most files here: it is the one table of every setting (default, parser, env name,
 // flag, doc line) and the parsers those rows use; splitting it would split the table.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors.js';
+import { isSentinelUrl, parseRedisUrl, RedisUrlError } from './engine/redis-url.js';
 
 export const AUTH_MODES = ['open', 'token'] as const;
 
@@ -53,14 +55,29 @@ function show(value: unknown): string {
   }
 }
 
+/** A number as written in a file, or the number a string of digits (from the environment or a flag) spells. */
+function numeric(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+}
+
 function integer(min: number, max: number): Parse<number> {
   const accepts = `an integer from ${min} to ${max}`;
   return (value, where) => {
-    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+    const n = numeric(value);
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(where, accepts, value);
     return n;
   };
 }
+
+const MAX_WORKERS = 1_024;
+
+/** A count of worker processes, or `auto`: one per CPU this process may use. */
+const workerCount: Parse<number> = (value, where) => {
+  if (value === 'auto') return availableParallelism();
+  const n = numeric(value);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_WORKERS) fail(where, `an integer from 1 to ${MAX_WORKERS}, or auto for one per CPU`, value);
+  return n;
+};
 
 const host: Parse<string> = (value, where) => {
   if (typeof value !== 'string' || value.trim() === '' || /\s/.test(value)) {
@@ -126,9 +143,20 @@ const origins: Parse<string[]> = (value, where) => {
   });
 };
 
+const REDIS_URL = 'a URL like redis://127.0.0.1:6379 or redis+sentinel://127.0.0.1:26379/mymaster, or null';
+
+/** A Sentinel URL is checked part by part, its message never quoting it: a password may be in any part. */
 const redisUrl: Parse<string | null> = (value, where) => {
   if (value === null || value === '') return null;
-  if (typeof value !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(value)) fail(where, 'a URL like redis://127.0.0.1:6379, or null', value);
+  if (typeof value !== 'string') fail(where, REDIS_URL, value);
+  try {
+    parseRedisUrl(value);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    if (isSentinelUrl(value)) throw new ConfigError(where, `${where} ${err.message}`);
+    if (value.includes('@')) throw new ConfigError(where, `${where} must be ${REDIS_URL} (the value is not shown: it may hold a password)`);
+    fail(where, REDIS_URL, value);
+  }
   return value;
 };
 
@@ -222,6 +250,8 @@ const ROWS = {
   host: row({ default: '127.0.0.1', env: 'ROOMS_HOST', flag: 'host', arg: '<host>', describe: 'address to listen on', parse: host }),
   /** URL paths under which channels live, each as `PATH?id=<channel>`. */
   paths: row({ default: ['/channel'], env: 'ROOMS_PATHS', flag: 'path', arg: '<path>', describe: 'URL path under which channels live; repeat for several', parse: paths }),
+  /** Worker processes sharing the one port (node:cluster), each a node on `redis`; `auto` is one per CPU. */
+  workers: row({ default: 1, env: 'ROOMS_WORKERS', flag: 'workers', arg: '<n>', describe: 'worker processes sharing the port, auto for one per CPU; more than 1 needs redis', parse: workerCount }),
   /** pino log level. */
   logLevel: row({ default: 'info', env: 'ROOMS_LOG_LEVEL', flag: 'log-level', arg: '<level>', describe: `log level: ${LOG_LEVELS.join(', ')}`, parse: oneOf(LOG_LEVELS) }),
   /** Secret for connection tokens; null picks a random one per process. */
@@ -263,7 +293,7 @@ const ROWS = {
   /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: row({ default: 1_048_576, env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
-  redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT); none keeps everything in this process', parse: redisUrl }),
+  redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT, or redis+sentinel://HOST:PORT,HOST:PORT/MASTER); none keeps everything in this process', parse: redisUrl }),
   /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
   redisPrefix: row({ default: 'rooms', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
   /** Messages kept per channel for clients that resume. */
@@ -394,6 +424,9 @@ export function mergeConfig(...layers: Partial<Config>[]): Config {
   }
   if (merged.webhooks.length > 0 && merged.webhookSecret === null) {
     throw new ConfigError('webhookSecret', 'webhooks need webhookSecret to sign their requests: set ROOMS_WEBHOOK_SECRET or webhookSecret in a config file');
+  }
+  if (merged.workers > 1 && merged.redis === null) {
+    throw new ConfigError('workers', `workers ${merged.workers} needs redis: each worker is a node, and nodes share channels only through Redis; set --redis (or ROOMS_REDIS), or run one worker`);
   }
   // The other nodes remove a node silent for 0.6 x presenceTtl: it must know it is cut off first.
   const silentFor = Math.round(merged.presenceTtl * 0.6);

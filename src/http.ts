@@ -19,6 +19,8 @@ export interface HttpContext {
   /** False while the node re-joins its members and catches up after Redis came back. */
   synced: () => boolean;
   metrics: Metrics;
+  /** The cluster worker id under `rooms --workers N`; null for a server on its own. */
+  worker: number | null;
   api: ApiContext;
   admin: AdminPage;
   /** The chat page, at /. */
@@ -81,6 +83,7 @@ const ROUTES: Record<string, (ctx: HttpContext) => Answer> = {
     code: 200,
     body: {
       status: health(ctx),
+      ...(ctx.worker === null ? {} : { worker: ctx.worker }),
       engine: ctx.engine.kind,
       uptime: Math.round((Date.now() - ctx.started) / 1000),
       channels: ctx.registry.size,
@@ -97,7 +100,7 @@ function channels(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): 
 }
 
 async function metrics(ctx: HttpContext, res: ServerResponse): Promise<void> {
-  const text = await ctx.metrics.registry.metrics();
+  const text = await ctx.metrics.exposition();
   res.writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

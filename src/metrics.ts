@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkerSeat } from './workers/seat.js';
 
 /** What `rooms_resumes_total` counts: a client asked to resume after a reconnect, and got its missed messages or not. */
 export type ResumeOutcome = 'recovered' | 'not_recovered';
@@ -11,13 +12,17 @@ export interface MetricsSources {
   membersPerPath: () => Map<string, number>;
 }
 
-/** The Node process metrics are one per process: every server in it shares one registry of them. */
+/**
+ * The Node process metrics are one per process: every server in it shares one registry of them. In
+ * a worker of `rooms --workers N` they carry its `worker` label, so that the aggregated scrape keeps
+ * one series per worker instead of adding up (or averaging) processes.
+ */
 let processRegistry: Registry | null = null;
 
-function processMetrics(): Registry {
+function processMetrics(labels: Record<string, string>): Registry {
   if (processRegistry === null) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    collectDefaultMetrics({ register: processRegistry, labels });
   }
   return processRegistry;
 }
@@ -28,8 +33,9 @@ function processMetrics(): Registry {
  * error codes, channel paths and outcomes: never a channel id or a user name.
  */
 export class Metrics {
-  /** The server's metrics merged with the process metrics; what GET /metrics serves. */
+  /** The server's metrics merged with the process metrics; what GET /metrics serves of this process. */
   readonly registry: Registry;
+  private readonly worker: WorkerSeat | null;
   private readonly messagesIn: Counter<'event'>;
   private readonly messagesOut: Counter<'event'>;
   private readonly bytesIn: Counter;
@@ -43,9 +49,11 @@ export class Metrics {
   private readonly engineUp: Gauge<'engine'>;
   private readonly webhookEvents: Counter<'outcome'>;
 
-  constructor(sources: MetricsSources) {
+  /** `worker`: this server is one worker of `rooms --workers N`, and a scrape answers for all of them. */
+  constructor(sources: MetricsSources, worker: WorkerSeat | null = null) {
     const own = new Registry();
     const registers = [own];
+    this.worker = worker;
     new Gauge({ name: 'rooms_connections', help: 'Open WebSocket connections, named or not.', registers, collect() { this.set(sources.connections()); } });
     new Gauge({ name: 'rooms_channels', help: 'Channels that exist, empty ones included until reaped.', registers, collect() { this.set(sources.channels()); } });
     new Gauge({
@@ -68,12 +76,24 @@ export class Metrics {
     this.deferredFrames = new Counter({ name: 'rooms_deferred_frames_total', help: 'Frames from clients held back to a later tick because the tick had queued its budget of deliveries (overload).', registers });
     this.reapedChannels = new Counter({ name: 'rooms_channels_reaped_total', help: 'Empty channels removed by the reaper.', registers });
     this.resumes = new Counter({ name: 'rooms_resumes_total', help: 'Resumes after a reconnect, by outcome (recovered, not_recovered).', labelNames: ['outcome'], registers });
-    this.engineUp = new Gauge({ name: 'rooms_engine_up', help: '1 when the engine (memory, or redis) is connected, else 0.', labelNames: ['engine'], registers });
+    // Across workers the lowest: 1 only while every worker is connected.
+    this.engineUp = new Gauge({ name: 'rooms_engine_up', help: '1 when the engine (memory, or redis) is connected, else 0.', labelNames: ['engine'], registers, aggregator: 'min' });
     this.webhookEvents = new Counter({ name: 'rooms_webhook_events_total', help: 'Webhook events, by outcome (sent, failed after every retry, dropped from a full queue).', labelNames: ['outcome'], registers });
     // Zero-valued series exist from the start, so a rate() over them works before the first event.
     for (const outcome of ['recovered', 'not_recovered'] as const) this.resumes.inc({ outcome }, 0);
     for (const outcome of ['sent', 'failed', 'dropped'] as const) this.webhookEvents.inc({ outcome }, 0);
-    this.registry = Registry.merge([own, processMetrics()]);
+    const labels: Record<string, string> = {};
+    if (worker !== null) {
+      labels.worker = String(worker.id);
+      new Gauge({ name: 'rooms_worker_info', help: 'Always 1, labelled with the cluster worker id: one series per worker that answered the scrape.', labelNames: ['worker'], registers }).set(labels, 1);
+    }
+    this.registry = Registry.merge([own, processMetrics(labels)]);
+    worker?.share(this.registry);
+  }
+
+  /** What GET /metrics serves: this server's metrics, or in a worker every worker's, aggregated by the primary. */
+  exposition(): Promise<string> {
+    return this.worker === null ? this.registry.metrics() : this.worker.clusterMetrics();
   }
 
   /** A frame came in (`event` is its event, `binary`, or `invalid` when it did not decode). */

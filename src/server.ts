@@ -30,10 +30,16 @@ import { Outbox } from './transport/outbox.js';
 import { PING } from './transport/frame.js';
 import { originMatcher, routeUpgrade } from './upgrade.js';
 import { Webhooks } from './webhooks.js';
+import type { WorkerSeat } from './workers/seat.js';
 
 /** Settings for createRoomServer: any of the Config fields, plus a logger to use instead of a new one. */
 export interface RoomServerOptions extends Partial<Config> {
   logger?: Logger;
+  /**
+   * Set by `rooms --workers N` in each of its workers: `/healthz` then names the worker, and
+   * `/metrics` serves every worker's metrics, aggregated by the primary.
+   */
+  worker?: WorkerSeat;
 }
 
 /** Events a RoomServer emits. */
@@ -75,7 +81,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
 
   constructor(options: RoomServerOptions = {}) {
     super();
-    const { logger, ...settings } = options;
+    const { logger, worker, ...settings } = options;
     this.config = mergeConfig(parsePartial(settings, 'createRoomServer options'));
     this.log = logger ?? createLogger(this.config.logLevel);
     this.registry = new ChannelRegistry(
@@ -87,7 +93,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
         removed: (channel) => this.engine.unsubscribe(channel.key),
       },
     );
-    this.metrics = new Metrics({ connections: () => this.connections, channels: () => this.registry.size, membersPerPath: () => this.membersPerPath() });
+    this.metrics = new Metrics({ connections: () => this.connections, channels: () => this.registry.size, membersPerPath: () => this.membersPerPath() }, worker);
     this.webhooks = this.config.webhooks.length === 0 ? null : new Webhooks({
       webhooks: this.config.webhooks,
       secret: this.config.webhookSecret!,
@@ -154,7 +160,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       maxHeaderSize: MAX_HEADER_BYTES,
     };
     const api = { config: this.config, keys: new ApiKeys(this.config.apiKeys), registry: this.registry, publisher, replies, metrics: this.metrics };
-    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, api, admin: new AdminPage(), chat: chatPage(paths[0]), log: this.log };
+    const http = { paths, registry: this.registry, started: this.started, connections: () => this.connections, accepting, engine: this.engine, synced: () => this.presence.synced, metrics: this.metrics, worker: worker?.id ?? null, api, admin: new AdminPage(), chat: chatPage(paths[0]), log: this.log };
     this.http = createServer(serverOptions, (req, res) => handleRequest(http, req, res));
     this.http.on('upgrade', (req, socket, head) =>
       routeUpgrade(upgrade, req, socket, head),

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { ConfigError, DEFAULTS, ERRORS, SETTINGS, createRoomServer } from '../src/index.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromEnv, loadConfigFile, mergeConfig, parsePartial } from '../src/config.js';
 import { onCleanup } from './support/cleanup.js';
@@ -71,6 +71,11 @@ describe('configuration', () => {
     ['secret', 'Z', 'options: secret must be a string of at least 16 characters, or null (got 1 character; the value is not shown)'],
     ['secret', { key: 'Zq9' }, 'options: secret must be a string of at least 16 characters, or null (got an object; the value is not shown)'],
     ['webhookRetries', 101, 'options: webhookRetries must be an integer from 0 to 100 (got 101)'],
+    ['workers', 0, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got 0)'],
+    ['workers', -1, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got -1)'],
+    ['workers', 'x', 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got "x")'],
+    ['workers', 1.5, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got 1.5)'],
+    ['workers', 1025, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got 1025)'],
   ] as const) {
     it(`refuses ${setting} = ${JSON.stringify(value)} with a TypeError saying what it accepts`, () => {
       expect(() => parsePartial({ [setting]: value }, 'options')).to.throw(ConfigError, message);
@@ -102,6 +107,18 @@ describe('configuration', () => {
     });
     expect(env.apiKeys).to.deep.equal([{ name: 'backend', key: '0123456789abcdef' }]);
     expect(env.webhooks).to.deep.equal([{ url: 'https://hooks.example.com/rooms', events: ['member_added'] }]);
+  });
+
+  it('workers auto is one per CPU this process may use, from a file, the environment or a flag', () => {
+    expect(parsePartial({ workers: 'auto' }, 'options').workers).to.equal(availableParallelism());
+    expect(fromEnv({ ROOMS_WORKERS: 'auto' }).workers).to.equal(availableParallelism());
+    expect(fromEnv({ ROOMS_WORKERS: '4' }).workers).to.equal(4);
+  });
+
+  it('refuses more than one worker without Redis, and says what to do', () => {
+    expect(() => mergeConfig({ workers: 2 })).to.throw(ConfigError, 'workers 2 needs redis: each worker is a node, and nodes share channels only through Redis; set --redis (or ROOMS_REDIS), or run one worker');
+    expect(mergeConfig({ workers: 2, redis: 'redis://127.0.0.1:6379' })).to.include({ workers: 2 });
+    expect(mergeConfig({ workers: 1 })).to.include({ workers: 1 });
   });
 
   it('refuses webhooks without webhookSecret', () => {

@@ -5,7 +5,7 @@ import { newEpoch, type Draft, type Engine, type EngineOptions, type EngineSink,
 import { MemoryEngine } from '../src/engine/memory.js';
 import { RedisEngine } from '../src/engine/redis.js';
 import { onCleanup } from './support/cleanup.js';
-import { needRedis, RedisServer } from './support/redis.js';
+import { needRedis, RedisServer, SentinelSet } from './support/redis.js';
 
 /** A sink that records what an engine delivers and lets a test wait for it. */
 class Recorder implements EngineSink {
@@ -81,6 +81,20 @@ const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => 
         const server = await redis;
         const log = pino({ level: 'silent' });
         return new RedisEngine({ ...options, url: server.url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
+      };
+    },
+  },
+  {
+    // The same engine, its connections made through Sentinels to the master they name.
+    name: 'redis via sentinel',
+    before: (ctx) => needRedis(ctx),
+    make: () => {
+      let set: Promise<SentinelSet> | null = null;
+      return async (options) => {
+        set ??= SentinelSet.start();
+        const { url } = await set;
+        const log = pino({ level: 'silent' });
+        return new RedisEngine({ ...options, url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
       };
     },
   },

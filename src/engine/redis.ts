@@ -17,6 +17,7 @@ import {
   type Recovery,
   type Signal,
 } from './engine.js';
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
@@ -40,11 +41,14 @@ const KEEPALIVE = 10_000;
 /** Reconnect backoff: doubling from this, capped, with jitter so nodes do not come back in step. */
 const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
+/** The reconnect backoff's cap on Sentinel: a failover is over about when its +switch-master is announced. */
+const FAILOVER_RETRY_CAP = 1_000;
 /** ioredis's message for a command not answered within commandTimeout. */
 const COMMAND_TIMED_OUT = 'Command timed out';
 
 /**
- * The engine for several nodes: one Redis (not Cluster: the scripts touch keys across channels).
+ * The engine for several nodes: one Redis, or the master a set of Sentinels names (not Cluster: the
+ * scripts touch keys across channels).
  * Per channel: `seq` and `epoch` strings, a `log` stream (XADD MAXLEN ~), `seen:` keys for
  * duplicate ids, a `presence` hash (user -> node|joined), and a Pub/Sub topic. Per node: a beat in
  * the `nodes` sorted set, and the set of channels it has members in, so the node that finds it dead
@@ -101,8 +105,9 @@ export class RedisEngine implements Engine {
       connectTimeout: options.timeout,
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
-    this.cmd = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
-    this.sub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
+    const target = parseRedisUrl(options.url);
+    this.cmd = connection(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
+    this.sub = connection(target, { ...common, maxRetriesPerRequest: null });
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
@@ -480,6 +485,42 @@ export class RedisEngine implements Engine {
     const base = this.topic(channel);
     return { base, seq: `${base}:seq`, epoch: `${base}:epoch`, log: `${base}:log`, presence: `${base}:presence` };
   }
+}
+
+/**
+ * One connection to what the URL names: the Redis server, or the master its Sentinels name. A
+ * Sentinel connection follows the master: it asks the Sentinels for it at each (re)connection,
+ * refuses a server that is not a master (ioredis's ready check reads its role), drops at once when
+ * a Sentinel announces +switch-master, and drops on a READONLY answer (a master demoted under it);
+ * the engine then sees a lost connection as on any outage.
+ */
+function connection(target: RedisTarget, options: RedisOptions): Redis {
+  if (target.kind === 'server') return new Redis(target.url, options);
+  const tls = target.tls ? {} : undefined;
+  const retry = options.retryStrategy;
+  return new Redis({
+    ...options,
+    // A connection lost to a failover learns the new master only when it tries again: soon, then.
+    retryStrategy: (times) => {
+      const ms = retry?.(times);
+      return typeof ms === 'number' ? Math.min(ms, FAILOVER_RETRY_CAP * (0.5 + Math.random() / 2)) : ms;
+    },
+    sentinels: target.sentinels,
+    name: target.name,
+    role: 'master',
+    db: target.db,
+    username: target.username ?? undefined,
+    password: target.password ?? undefined,
+    sentinelUsername: target.sentinelUsername ?? undefined,
+    sentinelPassword: target.sentinelPassword ?? undefined,
+    // A Sentinel that accepts the connection but never answers must not hold up the reconnection.
+    sentinelCommandTimeout: options.connectTimeout,
+    failoverDetector: true,
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    enableTLSForSentinelMode: target.tls,
+    tls,
+    sentinelTLS: tls,
+  });
 }
 
 function field(fields: string[], name: string): string | undefined {

@@ -1,6 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join as joinPath } from 'node:path';
+import { Redis } from 'ioredis';
 import { onCleanup } from './cleanup.js';
 import { resumeProcess, suspendProcess } from './node.js';
 
@@ -32,6 +36,10 @@ export interface RedisServerOptions {
    * that restarts from an older RDB file does. Without it nothing is kept.
    */
   dir?: string;
+  /** The port of a master on 127.0.0.1 to replicate (`--replicaof`); it is started once in sync. */
+  replicaOf?: number;
+  /** A password clients must give (`--requirepass`), also used to replicate a master (`--masterauth`). */
+  password?: string;
 }
 
 /** A real redis-server process of the test's own, on a free port, keeping nothing on disk. */
@@ -40,8 +48,7 @@ export class RedisServer {
 
   private constructor(
     public port: number,
-    private readonly alsoBind: string[],
-    private readonly dir: string | undefined,
+    private readonly options: RedisServerOptions,
   ) {}
 
   get url(): string {
@@ -55,46 +62,27 @@ export class RedisServer {
 
   /** Starts a redis-server on a free port; it is stopped after the test. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), options.alsoBind ?? [], options.dir);
+    const server = new RedisServer(await freePort(), options);
     onCleanup(() => server.stop());
-    // Between finding a free port and binding it, another socket may take it: try another one.
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await server.restart();
-        return server;
-      } catch (err) {
-        if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
-        server.port = await freePort();
-      }
-    }
+    await onFreePort(server, () => server.restart());
+    return server;
   }
 
   /** Starts it again on the same port: empty, as a Redis that restarts without persistence does, or from the last SAVE in `dir`. */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server is already running');
-    const bind = ['--bind', '127.0.0.1', ...this.alsoBind, ...(this.alsoBind.length > 0 ? ['--protected-mode', 'no'] : [])];
-    const dir = this.dir === undefined ? [] : ['--dir', this.dir];
-    const child = spawn('redis-server', ['--port', String(this.port), ...bind, ...dir, '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          child.stdout.off('data', onData);
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.once('exit', (code) => {
-        this.child = null;
-        reject(new Error(`redis-server exited with ${code}: ${output}`));
-      });
-    });
-    child.stdout.resume();
-    child.stderr.resume();
+    const { alsoBind = [], dir, replicaOf, password } = this.options;
+    const bind = ['--bind', '127.0.0.1', ...alsoBind, ...(alsoBind.length > 0 ? ['--protected-mode', 'no'] : [])];
+    const extra = [
+      ...(dir === undefined ? [] : ['--dir', dir]),
+      ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
+      ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
+    ];
+    // A master sends a replica its first snapshot at once, not after the default 5 s wait for others.
+    const args = ['--port', String(this.port), ...bind, ...extra, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
+    this.child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A replica is ready once it holds its master's data.
+    await started(this.child, replicaOf === undefined ? 'Ready to accept connections' : 'MASTER <-> REPLICA sync: Finished with success', () => (this.child = null));
   }
 
   /** Kills it at once (SIGKILL): clients see their connections drop. */
@@ -102,11 +90,7 @@ export class RedisServer {
     const child = this.child;
     if (child === null) return;
     this.child = null;
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await kill(child);
   }
 
   /**
@@ -126,6 +110,237 @@ export class RedisServer {
     if (this.child === null) throw new Error('redis-server is not running');
     return this.child;
   }
+}
+
+/** The Sentinels' name for the master of a {@link SentinelSet}. */
+export const MASTER_NAME = 'rooms-test';
+
+export interface SentinelSetOptions {
+  /** Redis's password, on the master and the replica. */
+  password?: string;
+  /** The Sentinels' own password (their `requirepass`). */
+  sentinelPassword?: string;
+}
+
+/**
+ * A master, its replica and three Sentinels (quorum 2), every one a redis-server of the test's own
+ * on a free port, the Sentinels' config files in a temporary folder; all are killed and the folder
+ * removed after the test. The Sentinels find a master down after 1 s of silence.
+ */
+export class SentinelSet {
+  private constructor(
+    /** The master first, then its replica; which is master changes with a failover. */
+    readonly servers: RedisServer[],
+    readonly sentinels: Sentinel[],
+    private readonly options: SentinelSetOptions,
+  ) {}
+
+  /** Starts the set; a test that fails the master over waits for {@link ready} first. */
+  static async start(options: SentinelSetOptions = {}): Promise<SentinelSet> {
+    const dir = await mkdtemp(joinPath(tmpdir(), 'rooms-sentinel-'));
+    // Registered before the processes, so removed after they are killed.
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    // Each server in a folder of its own: a replica writes the snapshot it syncs from there.
+    const dirs = [joinPath(dir, 'master'), joinPath(dir, 'replica')];
+    for (const d of dirs) await mkdir(d);
+    const master = await RedisServer.start({ password: options.password, dir: dirs[0] });
+    const replica = await RedisServer.start({ password: options.password, dir: dirs[1], replicaOf: master.port });
+    const sentinels = await Promise.all([0, 1, 2].map((i) => Sentinel.start(joinPath(dir, `sentinel-${i}.conf`), master.port, options)));
+    return new SentinelSet([master, replica], sentinels, options);
+  }
+
+  /** The URL rooms is given: every Sentinel, the master's name, and the passwords. */
+  get url(): string {
+    const auth = this.options.password === undefined ? '' : `:${encodeURIComponent(this.options.password)}@`;
+    const query = this.options.sentinelPassword === undefined ? '' : `?sentinelPassword=${encodeURIComponent(this.options.sentinelPassword)}`;
+    return `redis+sentinel://${auth}${this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${MASTER_NAME}${query}`;
+  }
+
+  /** Asks a Sentinel to fail the master over now, as `SENTINEL FAILOVER` does: the old master is still up. */
+  async failover(): Promise<void> {
+    await this.sentinels[0].admin.call('SENTINEL', 'FAILOVER', MASTER_NAME);
+  }
+
+  /**
+   * Subscribes to +switch-master on a Sentinel, and resolves with `promoted`, which resolves with
+   * the new master when a Sentinel announces it (or fails after `ms`). Call it before causing the
+   * failover.
+   */
+  async watchSwitch(ms = 20_000): Promise<{ promoted: Promise<RedisServer> }> {
+    const client = this.sentinels[0].connect();
+    await client.subscribe('+switch-master');
+    let guard: NodeJS.Timeout | undefined;
+    onCleanup(() => clearTimeout(guard));
+    const promoted = new Promise<RedisServer>((resolve, reject) => {
+      guard = setTimeout(() => reject(new Error(`no +switch-master within ${ms} ms; the Sentinels said:\n${this.sentinels.map((s) => s.log).join('\n')}`)), ms);
+      client.on('message', (_channel: string, message: string) => {
+        // "<name> <old ip> <old port> <new ip> <new port>"
+        clearTimeout(guard);
+        client.disconnect();
+        try {
+          resolve(this.server(Number(message.split(' ')[4])));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+    return { promoted };
+  }
+
+  /**
+   * Resolves once every Sentinel knows the replica and the two other Sentinels (they find each
+   * other through the master's hello channel, every 2 s): only then can a quorum see the master
+   * down and elect a leader to fail it over. Waits on the Sentinels' +slave and +sentinel events.
+   */
+  async ready(ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    const watchers = this.sentinels.map((s) => s.connect());
+    let events = 0;
+    let wake = (): void => undefined;
+    for (const w of watchers) {
+      w.on('pmessage', () => {
+        events += 1;
+        wake();
+      });
+      await w.psubscribe('+slave', '+sentinel');
+    }
+    try {
+      for (;;) {
+        const seen = events;
+        if (await this.agreed()) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`the Sentinels did not find the replica and each other within ${ms} ms`);
+        // An event while the Sentinels were asked: ask again at once.
+        if (events !== seen) continue;
+        await new Promise<void>((resolve) => {
+          const guard = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(guard);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      for (const w of watchers) await w.punsubscribe().catch(() => undefined);
+    }
+  }
+
+  private async agreed(): Promise<boolean> {
+    const known = await Promise.all(
+      this.sentinels.map(async (s) => {
+        const peers = (await s.admin.call('SENTINEL', 'SENTINELS', MASTER_NAME)) as unknown[];
+        const replicas = (await s.admin.call('SENTINEL', 'REPLICAS', MASTER_NAME)) as unknown[];
+        return peers.length === 2 && replicas.length === 1;
+      }),
+    );
+    return known.every(Boolean);
+  }
+
+  private server(port: number): RedisServer {
+    const server = this.servers.find((s) => s.port === port);
+    if (server === undefined) throw new Error(`the Sentinels name a master on port ${port}, which is not in the set`);
+    return server;
+  }
+}
+
+/** One `redis-server --sentinel` with a config file of its own (Sentinel rewrites it). */
+export class Sentinel {
+  /** What it printed: its events, for a test's error message. */
+  log = '';
+  private shared: Redis | null = null;
+  private readonly clients: Redis[] = [];
+
+  private constructor(
+    public port: number,
+    private readonly file: string,
+    private readonly masterPort: number,
+    private readonly options: SentinelSetOptions,
+  ) {}
+
+  static async start(file: string, masterPort: number, options: SentinelSetOptions): Promise<Sentinel> {
+    const sentinel = new Sentinel(await freePort(), file, masterPort, options);
+    let child: ChildProcess | null = null;
+    onCleanup(async () => {
+      for (const c of sentinel.clients) c.disconnect();
+      if (child !== null) await kill(child);
+    });
+    await onFreePort(sentinel, async () => {
+      await writeFile(sentinel.file, sentinel.config());
+      child = spawn('redis-server', [sentinel.file, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (chunk: Buffer) => (sentinel.log += chunk.toString()));
+      await started(child, '+monitor master', () => (child = null));
+    });
+    return sentinel;
+  }
+
+  /** A client of this Sentinel for commands, shared; disconnected after the test. */
+  get admin(): Redis {
+    return (this.shared ??= this.connect());
+  }
+
+  /** A connection of its own to this Sentinel (to subscribe on); disconnected after the test. */
+  connect(): Redis {
+    const client = new Redis({ host: '127.0.0.1', port: this.port, password: this.options.sentinelPassword, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    this.clients.push(client);
+    return client;
+  }
+
+  private config(): string {
+    const { password, sentinelPassword } = this.options;
+    return [
+      `port ${this.port}`,
+      'bind 127.0.0.1',
+      `dir ${dirname(this.file)}`,
+      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${this.masterPort} 2`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+      `sentinel failover-timeout ${MASTER_NAME} 3000`,
+      ...(password === undefined ? [] : [`sentinel auth-pass ${MASTER_NAME} ${password}`]),
+      ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
+      '',
+    ].join('\n');
+  }
+}
+
+/** Runs `start` on the port of `holder`; between finding a free port and binding it another socket may take it, so it tries others. */
+async function onFreePort(holder: { port: number }, start: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt === 5 || !String(err).includes('Address already in use')) throw err;
+      holder.port = await freePort();
+    }
+  }
+}
+
+/** Resolves once a redis-server child printed `ready`; rejects (after `exited`) if it exits first. */
+async function started(child: ChildProcess, ready: string, exited: () => void): Promise<void> {
+  const stdout = child.stdout!;
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes(ready)) {
+        stdout.off('data', onData);
+        resolve();
+      }
+    };
+    stdout.on('data', onData);
+    child.once('exit', (code) => {
+      exited();
+      reject(new Error(`redis-server exited with ${code}: ${output}`));
+    });
+  });
+  stdout.resume();
+  child.stderr!.resume();
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
 }
 
 function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createNetns, type Netns } from '../../support/netns.js';
 import { startNode, type RoomsNode } from '../../support/node.js';
-import { RedisServer } from '../../support/redis.js';
+import { RedisServer, SentinelSet } from '../../support/redis.js';
 import type { Endpoint, Traffic } from './traffic.js';
 
 export interface ClusterOptions {
@@ -12,6 +12,11 @@ export interface ClusterOptions {
    * its clients over another (see test/support/netns.ts), so its Redis link can be cut alone.
    */
   partitioned?: boolean;
+  /**
+   * Runs Redis as a Sentinel set (a master, a replica, three Sentinels; see test/support/redis.ts),
+   * the nodes given its redis+sentinel:// URL; `redis` is then the first master.
+   */
+  sentinel?: boolean;
 }
 
 /** A Redis and three nodes on it, every process the test's own. */
@@ -21,18 +26,22 @@ export class Cluster {
     readonly redis: RedisServer,
     readonly nodes: RoomsNode[],
     readonly netns: Netns | null,
+    readonly sentinels: SentinelSet | null,
   ) {}
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     // The namespace first: its removal is registered before the processes that run in it, so it
     // is removed after them.
     const netns = options.partitioned === true ? createNetns() : null;
-    const redis = await RedisServer.start(netns === null ? {} : { alsoBind: [netns.redisHost] });
+    const sentinels = options.sentinel === true ? await SentinelSet.start() : null;
+    const redis = sentinels?.servers[0] ?? (await RedisServer.start(netns === null ? {} : { alsoBind: [netns.redisHost] }));
+    const url = sentinels?.url ?? redis.url;
     const args = ['--presence-ttl', String(options.presenceTtl), '--redis-timeout', String(options.redisTimeout)];
     const nodes = await Promise.all(
-      [0, 1, 2].map((i) => (i === 2 && netns !== null ? startNode(redis.urlAt(netns.redisHost), args, {}, { netns: netns.name, host: netns.nodeHost }) : startNode(redis.url, args))),
+      [0, 1, 2].map((i) => (i === 2 && netns !== null ? startNode(redis.urlAt(netns.redisHost), args, {}, { netns: netns.name, host: netns.nodeHost }) : startNode(url, args))),
     );
-    return new Cluster(options, redis, nodes, netns);
+    await sentinels?.ready();
+    return new Cluster(options, redis, nodes, netns, sentinels);
   }
 
   get endpoints(): Endpoint[] {
