@@ -69,21 +69,26 @@ export class Delivery implements EngineSink {
     switch (signal.kind) {
       case 'binary':
         // Opaque binary frames go to members that speak plain JSON; to an envelope client every binary frame is an envelope.
-        return this.toLive(channel, binaryFrame(signal.data), 'binary', (m) => m.name !== signal.except && !m.envelope);
+        return this.toLive(channel, () => binaryFrame(signal.data), 'binary', (m) => m.name !== signal.except && !m.envelope);
       case 'text':
-        return this.toLive(channel, textFrame(signal.json), encode.eventOf(signal.json), () => true);
+        return this.toLive(channel, () => textFrame(signal.json), encode.eventOf(signal.json), () => true);
       default:
-        return this.toLive(channel, textFrame(encode.presenceEvent(signal.kind, signal.user)), signal.kind, (m) => m.presence && m.name !== signal.user);
+        return this.toLive(channel, () => textFrame(encode.presenceEvent(signal.kind, signal.user)), signal.kind, (m) => m.presence && m.name !== signal.user);
     }
   }
 
-  /** Sends a frame that takes no seq to the members here that are live (not being admitted) and `want` it. */
-  private toLive(channel: Channel, frame: Buffer, event: string, want: (member: Connection) => boolean): void {
+  /**
+   * Sends a frame that takes no seq to the members here that are live (not being admitted) and
+   * `want` it. The frame is built for the first of them: most members ask for no presence, and a
+   * mass leave must not build a frame per leave for nobody.
+   */
+  private toLive(channel: Channel, build: () => Buffer, event: string, want: (member: Connection) => boolean): void {
+    let frame: Buffer | null = null;
     let sent = 0;
     for (const member of channel.members.values()) {
-      if (member.live && want(member) && this.outbox.send(member, frame)) sent += 1;
+      if (member.live && want(member) && this.outbox.send(member, (frame ??= build()))) sent += 1;
     }
-    this.metrics.delivered(event, sent, frame.length);
+    if (frame !== null) this.metrics.delivered(event, sent, frame.length);
   }
 
   state(up: boolean): void {
