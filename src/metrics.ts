@@ -73,7 +73,7 @@ export class Metrics {
     this.refusals = new Counter({ name: 'rooms_refusals_total', help: 'Upgrades and HTTP requests refused, by status and error code.', labelNames: ['status', 'code'], registers });
     this.errors = new Counter({ name: 'rooms_errors_total', help: 'Error events sent on connections, by error code.', labelNames: ['code'], registers });
     this.slowConsumers = new Counter({ name: 'rooms_slow_consumers_total', help: 'Members closed with 4000 too slow.', registers });
-    this.deferredFrames = new Counter({ name: 'rooms_deferred_frames_total', help: 'Frames from clients held back to a later tick because the tick had queued its budget of deliveries (overload).', registers });
+    this.deferredFrames = new Counter({ name: 'rooms_deferred_frames_total', help: 'Frames from clients held back to a later tick because the tick had spent its tickBudget of fan-out (overload).', registers });
     this.reapedChannels = new Counter({ name: 'rooms_channels_reaped_total', help: 'Empty channels removed by the reaper.', registers });
     this.resumes = new Counter({ name: 'rooms_resumes_total', help: 'Resumes after a reconnect, by outcome (recovered, not_recovered).', labelNames: ['outcome'], registers });
     // Across workers the lowest: 1 only while every worker is connected.

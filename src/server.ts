@@ -106,7 +106,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     });
     const jwt = this.config.authMode === 'token' ? new JwtVerifier(this.config.jwtSecret!) : null;
     this.engine = this.createEngine();
-    const outbox = new Outbox<Connection>(this.config.maxBufferedBytes, (connection) => replies.slow(connection));
+    const outbox = new Outbox<Connection>(this.config.maxBufferedBytes, (connection) => replies.slow(connection), this.config.tickBudget);
     const replies = new Replies(outbox, this.metrics, this.log);
     this.delivery = new Delivery(this.registry, this.engine, outbox, this.log, this.metrics, {
       idLimit: this.config.historySize,

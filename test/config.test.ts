@@ -71,6 +71,7 @@ describe('configuration', () => {
     ['secret', 'Z', 'options: secret must be a string of at least 16 characters, or null (got 1 character; the value is not shown)'],
     ['secret', { key: 'Zq9' }, 'options: secret must be a string of at least 16 characters, or null (got an object; the value is not shown)'],
     ['webhookRetries', 101, 'options: webhookRetries must be an integer from 0 to 100 (got 101)'],
+    ['tickBudget', -1, 'options: tickBudget must be an integer from 0 to 1000 (got -1)'],
     ['workers', 0, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got 0)'],
     ['workers', -1, 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got -1)'],
     ['workers', 'x', 'options: workers must be an integer from 1 to 1024, or auto for one per CPU (got "x")'],

@@ -99,10 +99,10 @@ describe('a member closed as too slow', () => {
 
 describe('offered more than a tick delivers', () => {
   it('holds frames back to later ticks, pausing their sender, and every member still gets every message once, in order', async () => {
-    const { url, server } = await startServer({ messageRate: 0 });
+    const { url, server } = await startServer({ messageRate: 0, tickBudget: 0 });
     const publisher = await join(url('1'), 'publisher');
     const readers = await Promise.all(Array.from({ length: 40 }, (_, i) => join(url('1'), `reader-${i}`)));
-    // 1,000 broadcasts in one write, to 41 members: twice a tick's budget of deliveries.
+    // 1,000 broadcasts in one write, to 41 members; with tickBudget 0 a tick takes one of them.
     const socket = (publisher.client.ws as unknown as { _socket: Socket })._socket;
     socket.cork();
     for (let n = 0; n < 1_000; n += 1) publisher.client.send({ event: 'broadcast', message: n });
@@ -117,7 +117,7 @@ describe('offered more than a tick delivers', () => {
   });
 
   it('carries out what a client sent before it closed, though it waited in the backlog', async () => {
-    const { url } = await startServer({ messageRate: 0 });
+    const { url } = await startServer({ messageRate: 0, tickBudget: 0 });
     const poster = await join(url('1'), 'poster');
     const readers = await Promise.all(Array.from({ length: 40 }, (_, i) => join(url('1'), `reader-${i}`)));
     // 600 broadcasts to 41 members, more than a tick takes, and the close frame, in one write.
@@ -131,19 +131,18 @@ describe('offered more than a tick delivers', () => {
     }
   });
 
-  it('closes a connection the server gives up on while its frames wait, without waiting for ws\'s 30 s close timer', async function () {
-    this.timeout(30_000);
-    const { url, server } = await startServer({ maxConnectionsPerIp: 1_000 });
-    await Promise.all(Array.from({ length: 560 }, (_, i) => join(url('1'), `reader-${i}`)));
+  it('closes a connection the server gives up on while its frames wait, without waiting for ws\'s 30 s close timer', async () => {
+    const { url, server } = await startServer({ tickBudget: 0 });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => join(url('1'), `reader-${i}`)));
     const flooder = await join(url('1'), 'flooder');
-    // The burst's 39 helloworlds to 561 members fill the tick; the rest wait, and past the burst it is closed with 4429.
+    // A tick takes one frame: the rest wait, and past the burst it is closed with 4429 while some still do.
     const socket = (flooder.client.ws as unknown as { _socket: Socket })._socket;
     socket.cork();
     for (let n = 0; n < 100; n += 1) flooder.client.send({ event: 'helloworld', message: n });
     socket.uncork();
     expect(await flooder.client.closed).to.deep.equal({ code: 4429, reason: 'rate limited' });
     const deferred = await server.metrics.registry.getSingleMetric('rooms_deferred_frames_total')!.get();
-    expect(deferred.values[0].value).to.be.above(0);
+    expect(deferred.values[0].value).to.be.above(80);
     // Its socket reads again, so the server sees the close reply: the name is free at once, not in 30 s.
     const channel = server.registry.get('/channel', '1')!;
     await eventually(() => !channel.members.has('flooder'), 'the server to let go of the flooder');

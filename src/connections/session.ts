@@ -113,7 +113,7 @@ export class Session {
   }
 
   /**
-   * This tick queued its budget of frames: the frame waits, in order, and the connection's socket
+   * This tick spent its tickBudget of fan-out: the frame waits, in order, and the connection's socket
    * is paused, so what the server takes in while overloaded stays in the kernel's buffers (and
    * slows its sender) instead of in queues here.
    */

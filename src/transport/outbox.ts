@@ -10,9 +10,6 @@ export interface Recipient {
   readonly ws: { readonly readyState: number };
 }
 
-/** About 20 ms of fan-out on this project's machines: one tick never holds the loop much longer. */
-const TICK_BUDGET = 20_000;
-
 /**
  * The write path. Frames are built once per message and queued by reference on each recipient;
  * once per tick every member with something queued gets one socket write holding all of it.
@@ -29,7 +26,10 @@ const TICK_BUDGET = 20_000;
  *   several frames, one Buffer.concat, shared by neighbours in the dirty list that hold the very
  *   same frames (the members of one channel usually do), so a burst costs one copy per channel,
  *   not per member;
- * - per tick: at most TICK_BUDGET frames queued before new frames from clients wait (see `full`).
+ * - per tick: at most `budget` ms of queueing before new frames from clients wait (see `full`).
+ *   Time, not a count of deliveries: the flush costs a write per member however many frames
+ *   each holds, so a tick takes in as many messages as fit in its time (a count low enough for
+ *   5,000 members would cut every write down to a few messages).
  *
  * Frames go straight to the member's socket, bypassing ws's own sender. That is safe because the
  * server never compresses (perMessageDeflate is off) and never sends blobs, so ws's sender keeps
@@ -39,8 +39,8 @@ const TICK_BUDGET = 20_000;
 export class Outbox<R extends Recipient = Recipient> {
   private dirty: R[] = [];
   private scheduled = false;
-  /** Frames queued since the last flush. */
-  private queued = 0;
+  /** When this tick queued its first frame (performance.now()); null until it has. */
+  private tickStarted: number | null = null;
   /** Run after each flush: the next tick's work may start. */
   private flushed: () => void = () => undefined;
 
@@ -52,17 +52,17 @@ export class Outbox<R extends Recipient = Recipient> {
   constructor(
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (member: R) => void,
-    /** Frames a tick may queue before the outbox counts as full; see {@link full}. */
-    private readonly budget = TICK_BUDGET,
+    /** Milliseconds a tick may spend queueing before the outbox counts as full (0: after one frame); see {@link full}. */
+    private readonly budget: number,
   ) {}
 
   /**
-   * Whether this tick has queued its budget of frames. Offered more than it can deliver, the
+   * Whether this tick has spent its time queueing frames. Offered more than it can deliver, the
    * server stops taking in new frames until the flush (see Session): each tick's work stays
    * bounded, so the loop keeps answering health checks and what is queued stays bounded too.
    */
   get full(): boolean {
-    return this.queued >= this.budget;
+    return this.tickStarted !== null && (this.budget === 0 || performance.now() - this.tickStarted >= this.budget);
   }
 
   /** Calls `then` after each flush. */
@@ -95,7 +95,7 @@ export class Outbox<R extends Recipient = Recipient> {
     } else {
       member.pending = [pending, frame];
     }
-    this.queued += 1;
+    this.tickStarted ??= performance.now();
     return true;
   }
 
@@ -134,7 +134,7 @@ export class Outbox<R extends Recipient = Recipient> {
         this.write(member, lastJoined!);
       }
     }
-    this.queued = 0;
+    this.tickStarted = null;
     this.flushed();
   };
 
