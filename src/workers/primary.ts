@@ -124,11 +124,12 @@ export class Primary {
   }
 
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    this.listening.delete(worker);
+    const hadListened = this.listening.delete(worker);
     for (const [id, collection] of this.collections) this.answered(id, collection, worker);
     if (slot.worker === worker) slot.worker = null;
-    // While starting, start() reports the failure; while stopping, drain() counts the exit.
-    if (this.state !== 'running') return;
+    // While stopping, drain() counts the exit; while starting, start() reports a worker that died
+    // before it listened. One that listened and died while the others start is started again.
+    if (this.state === 'stopping' || this.state === 'new' || (this.state === 'starting' && !hadListened)) return;
     const upFor = Date.now() - slot.startedAt;
     if (upFor >= HEALTHY_AFTER) slot.deaths = 0;
     const restartIn = Math.min(MAX_RESTART_DELAY, FIRST_RESTART_DELAY * 2 ** slot.deaths);
