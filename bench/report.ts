@@ -82,13 +82,16 @@ const GOALS: Goal[] = [
   ratioGoal('p99 at fixed rate ≤ 1.2× ws send()', 'ws-send', null, 1.2, (row) => row.scenario === 'b' && metric(row) === 'p99'),
   limitGoal('idle ≤ 9 KB RSS per member', 9, (row) => row.scenario === 'd' && metric(row) === 'rss'),
   limitGoal('reap stall ≤ 50 ms', 50, (row) => row.scenario === 'f' && metric(row) === 'stall'),
-  // Issue 15: the write path at uWebSockets' cost, and no stall at 18,000 members.
+  // Issue 15: the write path at uWebSockets' cost, and no stall at 18,000 members or under overload.
   ratioGoal('flood ≥ 0.95× Bun', 'bun', 0.95, null, (row) => row.scenario === 'a' && metric(row) === 'rate'),
   ratioGoal('flood CPU per delivery ≤ 1.1× Bun', 'bun', null, 1.1, (row) => row.scenario === 'a' && metric(row) === 'cpu'),
   limitGoal('idle ≤ 4 KB RSS per member', 4, (row) => row.scenario === 'd' && metric(row) === 'rss'),
   limitGoal('scale p99 ≤ 50 ms', 50, (row) => row.scenario === 'g' && metric(row) === 'p99'),
   limitGoal('scale: no stall over 50 ms', 50, (row) => row.scenario === 'g' && metric(row) === 'stall'),
   limitGoal('closing all: no stall over 100 ms', 100, (row) => row.scenario === 'g' && metric(row) === 'closeStall'),
+  limitGoal('overload: /healthz within 100 ms', 100, (row) => row.scenario === 'h' && metric(row) === 'healthMax'),
+  limitGoal('overload: no reader closed', 0, (row) => row.scenario === 'h' && metric(row) === 'readersClosed'),
+  limitGoal('overload: readers get every message in order', 0, (row) => row.scenario === 'h' && metric(row) === 'lost'),
 ];
 
 interface GoalLine {

@@ -33,7 +33,7 @@ describe('the benchmark, at smoke sizes', function () {
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
     expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun']);
     const scenarios = new Set(results.figures.map((f) => f.id[0]));
-    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
     for (const figure of results.figures) expect(figure.medians.rooms, figure.id).to.be.a('number');
     for (const run of results.runs) expect(run.problems, `${run.measurement} ${run.server}`).to.deep.equal([]);
   });

@@ -1,6 +1,7 @@
 // The minimal receiving client: a bare net.Socket that speaks just enough WebSocket (and, for
 // Socket.IO, Engine.IO) to authenticate, then only parses frame headers and reads the marker
 // of each message, so that on 2 cores the clients take as little CPU from the server as possible.
+// A stalled one stops reading once authenticated: a member that never reads (scenario h).
 import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { MARKER_START, nowUs, parseMarker, parsed } from '../lib/marker.js';
@@ -25,6 +26,8 @@ export class MinimalClient implements BenchClient {
     readonly streams: Streams,
     private readonly target: Target,
     private readonly tally: Tally,
+    /** Pause the socket once authenticated, never to read again: what the server sends piles up in the kernel and then in the server. */
+    private readonly stalls = false,
   ) {}
 
   connect(): Promise<void> {
@@ -155,6 +158,7 @@ export class MinimalClient implements BenchClient {
 
   private authenticate(): void {
     this.authenticated = true;
+    if (this.stalls) this.socket?.pause();
     this.settle();
   }
 }

@@ -13,6 +13,8 @@ import { caughtUp, judge, Streams, Tally, type SentTable } from './tally.js';
 const MAX_SOCKETS = 15_000;
 
 let clients: BenchClient[] = [];
+/** Clients that stopped reading once authenticated: outside `clients`, so no progress report, wait or verdict counts them. */
+let stalled: BenchClient[] = [];
 let publishers: Publisher[] = [];
 let schedule: RateSchedule | null = null;
 let watcher: NodeJS.Timeout | null = null;
@@ -28,14 +30,16 @@ function createClient(params: ConnectParams, index: number): BenchClient {
     localAddress: params.localAddresses[index % params.localAddresses.length],
   };
   const streams = new Streams(params.slots);
-  if (params.kind === 'minimal') return new MinimalClient(member, streams, target, tally);
+  if (params.kind === 'minimal') return new MinimalClient(member, streams, target, tally, params.stalled);
   return params.proto === 'rooms' ? new WsClient(member, streams, target, tally) : new SioClient(member, streams, target, tally);
 }
 
 async function connect(params: ConnectParams): Promise<ConnectResult> {
-  if (clients.length + params.members.length > MAX_SOCKETS) {
-    throw new Error(`a worker holds at most ${MAX_SOCKETS} sockets (asked for ${clients.length + params.members.length})`);
+  const held = clients.length + stalled.length;
+  if (held + params.members.length > MAX_SOCKETS) {
+    throw new Error(`a worker holds at most ${MAX_SOCKETS} sockets (asked for ${held + params.members.length})`);
   }
+  if (params.stalled && params.kind !== 'minimal') throw new Error('only minimal clients stop reading');
   const fresh = params.members.map((_, index) => createClient(params, index));
   const result: ConnectResult = { connected: 0, failed: 0, firstError: null, startedAt: nowMs(), finishedAt: 0 };
   let next = 0;
@@ -53,7 +57,7 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   };
   await Promise.all(Array.from({ length: Math.min(params.concurrency, fresh.length) }, lane));
   result.finishedAt = nowMs();
-  clients.push(...fresh);
+  (params.stalled ? stalled : clients).push(...fresh);
   for (const client of fresh) if (client.member.publishes) publishers.push(new Publisher(client, params.messageLength));
   return result;
 }
@@ -113,8 +117,9 @@ async function verify(sent: readonly SentCount[], timeoutMs: number): Promise<Ve
 function reset(): null {
   stop();
   watch(0);
-  for (const client of clients) client.close();
+  for (const client of [...clients, ...stalled]) client.close();
   clients = [];
+  stalled = [];
   publishers = [];
   halted = false;
   tally.reset();

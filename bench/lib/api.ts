@@ -7,6 +7,8 @@ export type ServerName = (typeof SERVER_NAMES)[number];
 export interface ServerSettings {
   /** rooms' heartbeatInterval in ms; the peers have no heartbeat of their own to set. Default: an hour, so that none fires. */
   heartbeatMs?: number;
+  /** rooms' maxBufferedBytes; the peers close no member as too slow. Default: rooms' own (1 MiB). */
+  maxBufferedBytes?: number;
 }
 
 /** The settings run.ts passed to this server process. */
@@ -57,6 +59,21 @@ export interface Drained {
   connections: number;
 }
 
+/** A member rooms closed as too slow (4000), as rooms logged it. */
+export interface SlowClose {
+  user: string;
+  /** The member's socket.writableLength when rooms gave up on it, bytes. */
+  buffered: number;
+  /** Wall-clock ms (performance.timeOrigin + now). */
+  at: number;
+}
+
+export interface SlowCloses {
+  /** The cap rooms closes members past. */
+  maxBufferedBytes: number;
+  closes: SlowClose[];
+}
+
 export type ServerApi = {
   stats: { params: { gc: boolean }; result: ServerStats };
   reap: { params: { channels: number }; result: ReapResult };
@@ -72,6 +89,8 @@ export type ServerApi = {
   heapSnapshot: { params: { file: string }; result: null };
   /** Resolves once the server holds no WebSocket connection, or after timeoutMs. */
   drained: { params: { timeoutMs: number }; result: Drained };
+  /** Every member closed as too slow so far (rooms only: the peers close none). */
+  slowCloses: { params: null; result: SlowCloses };
   shutdown: { params: null; result: null };
 };
 export type ServerEvents = { listening: { port: number } };
@@ -96,6 +115,11 @@ export interface ConnectParams {
   concurrency: number;
   /** Length of the published message string (marker plus padding). */
   messageLength: number;
+  /**
+   * The clients stop reading once authenticated (their sockets paused, minimal clients only):
+   * members that never read. No progress report, wait or verdict counts them.
+   */
+  stalled: boolean;
 }
 
 export interface ConnectResult {
@@ -143,3 +167,24 @@ export type WorkerApi = {
   reset: { params: null; result: null };
 };
 export type WorkerEvents = { ready: null; progress: { minSeen: number } };
+
+export interface HealthSample {
+  /** When the request started, wall-clock ms (performance.timeOrigin + now). */
+  at: number;
+  /** From its start to the end of its response, ms; one unanswered at `stop` counts until then. */
+  ms: number;
+}
+
+export interface HealthSamples {
+  samples: HealthSample[];
+  /** Requests that failed or were answered with a status other than 200. */
+  failed: number;
+}
+
+/** The /healthz prober, a process of its own (scenario h). */
+export type HealthApi = {
+  /** Sends GET /healthz to 127.0.0.1:`port` every `intervalMs`, each on a fresh connection, not waiting for earlier answers. */
+  start: { params: { port: number; intervalMs: number }; result: null };
+  stop: { params: null; result: HealthSamples };
+};
+export type HealthEvents = { ready: null };

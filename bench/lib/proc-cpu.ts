@@ -1,7 +1,7 @@
-// A child's CPU time read from /proc by the parent: unlike an IPC request, it is not delayed
-// while the child's event loop is busy (a server fanning out a burst can block for seconds).
+// A child's CPU time and peak RSS read from /proc by the parent: unlike an IPC request, it is not
+// delayed while the child's event loop is busy (a server fanning out a burst can block for seconds).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 let ticksPerSecond: number | null = null;
 
@@ -28,4 +28,26 @@ export function procCpuUs(pid: number): number | null {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return Number.isFinite(ticks) ? (ticks * 1_000_000) / clockTicks() : null;
+}
+
+/** The peak resident set size of process `pid` (VmHWM) since it started or since resetPeakRss, bytes; null without /proc. */
+export function procPeakRss(pid: number): number | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kB = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+  return kB === undefined ? null : Number(kB) * 1024;
+}
+
+/** Resets the peak procPeakRss reads to the process's current RSS (Linux 4.0 and later); false where that cannot be done. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }

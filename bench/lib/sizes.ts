@@ -22,6 +22,21 @@ export interface Sizes {
    * (so that the window holds beats), then every client closes at once.
    */
   scale: { channels: number; perChannel: number; hz: number; heartbeatMs: number; warmupMs: number; windowMs: number };
+  /**
+   * (h) One channel of `members`, `notReading` of which never read: what rooms delivers under the
+   * flood's flow control (`credit`) over `capacityMs` after `capacityWarmupMs`, then twice that
+   * offered for `windowMs`, messages of `messageLength`, with rooms' `maxBufferedBytes` set to this.
+   */
+  overload: {
+    members: number;
+    messageLength: number;
+    notReading: number;
+    credit: number;
+    capacityWarmupMs: number;
+    capacityMs: number;
+    windowMs: number;
+    maxBufferedBytes: number;
+  };
 }
 
 export const FULL: Sizes = {
@@ -34,6 +49,8 @@ export const FULL: Sizes = {
   storm: { connections: 10_000, channels: 100, inFlight: 128 },
   reap: { channels: 100_000 },
   scale: { channels: 100, perChannel: 180, hz: 1, heartbeatMs: 5_000, warmupMs: 2_000, windowMs: 12_000 },
+  // rooms' default maxBufferedBytes, 1 MiB.
+  overload: { members: 1_000, messageLength: 100, notReading: 50, credit: 256, capacityWarmupMs: 1_000, capacityMs: 3_000, windowMs: 10_000, maxBufferedBytes: 1_048_576 },
 };
 
 export const SMOKE: Sizes = {
@@ -46,4 +63,7 @@ export const SMOKE: Sizes = {
   storm: { connections: 50, channels: 2, inFlight: 16 },
   reap: { channels: 1_000 },
   scale: { channels: 2, perChannel: 10, hz: 5, heartbeatMs: 200, warmupMs: 200, windowMs: 600 },
+  // The kernel takes about 4 MB for a socket that does not read before rooms' cap counts: the
+  // window is long enough for the member not reading to be closed, with a small cap.
+  overload: { members: 20, messageLength: 100, notReading: 1, credit: 64, capacityWarmupMs: 200, capacityMs: 300, windowMs: 3_000, maxBufferedBytes: 65_536 },
 };

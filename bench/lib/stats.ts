@@ -1,4 +1,4 @@
-// Medians of repeated runs and merging of the workers' latency histograms.
+// Medians of repeated runs, percentiles of samples, and merging of the workers' latency histograms.
 import * as hdr from 'hdr-histogram-js';
 
 export function median(values: readonly number[]): number | null {
@@ -6,6 +6,13 @@ export function median(values: readonly number[]): number | null {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The value at percentile `p` (0-100) of `values`, nearest rank; null when there is none. */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
 }
 
 export interface Latency {

@@ -1,5 +1,6 @@
 // Steps every client-driven scenario shares: spreading members over workers, connecting them,
-// taking marks at the clients and the server, and checking that nothing was lost or duplicated.
+// the flood's flow control, taking marks at the clients and the server, and checking that nothing
+// was lost or duplicated.
 import { join } from 'node:path';
 import type { ClientKind, ConnectResult, Mark, MemberSpec, SentCount, Verdict } from '../lib/api.js';
 import { localAddresses } from '../lib/addresses.js';
@@ -44,6 +45,10 @@ export interface ConnectPlan {
   worker: Worker;
   members: MemberSpec[];
   kind: ClientKind;
+  /** Members that stop reading once authenticated (minimal clients only); default false. */
+  stalled?: boolean;
+  /** The length of what its publishers send; default the sizes' messageLength. */
+  messageLength?: number;
 }
 
 /** Connects every plan's members; throws if any connection or authentication failed. */
@@ -68,7 +73,8 @@ export async function connectAll(
             slots,
             localAddresses: localAddresses(plan.members.length),
             concurrency: inFlight,
-            messageLength: ctx.sizes.messageLength,
+            messageLength: plan.messageLength ?? ctx.sizes.messageLength,
+            stalled: plan.stalled ?? false,
           },
           CONNECT_TIMEOUT_MS,
         ),
@@ -99,6 +105,38 @@ export async function connectOneChannel(
     ...receiving.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
   ], 1);
   return { publisher, all };
+}
+
+/** How often workers report their slowest receiver's progress under flow control. */
+export const PROGRESS_MS = 5;
+
+/**
+ * The flood's flow control: `publisher`, which has sent nothing yet, sends as fast as it may
+ * while at most `ahead` messages ahead of the slowest receiver of `workers`, whose progress they
+ * report every PROGRESS_MS. Resolves once publishing has begun, with the function that ends the
+ * flow control (the publisher stops when its credit runs out; `stopPublishing` makes that final).
+ */
+export async function startCredit(publisher: Worker, workers: readonly Worker[], ahead: number): Promise<() => void> {
+  const slowest = new Map<Worker, number>(workers.map((worker) => [worker, 0]));
+  let credit = ahead;
+  for (const worker of workers) {
+    worker.on('progress', ({ minSeen }) => {
+      slowest.set(worker, minSeen);
+      const next = Math.min(...slowest.values()) + ahead;
+      if (next > credit) {
+        credit = next;
+        publisher.notify('credit', { credit });
+      }
+    });
+  }
+  await Promise.all(workers.map((worker) => worker.call('watch', { intervalMs: PROGRESS_MS })));
+  publisher.notify('credit', { credit });
+  return () => {
+    for (const worker of workers) {
+      worker.off('progress');
+      worker.notify('watch', { intervalMs: 0 });
+    }
+  };
 }
 
 /** Runs `work`; with --cpu-profiles, under a CPU profile of the server written as `<server>-<name>.cpuprofile`. */
@@ -160,12 +198,10 @@ export async function stopPublishing(workers: readonly Worker[]): Promise<SentCo
   return sent.flat();
 }
 
-/** Waits for receivers to catch up, then lists lost, duplicated or unexpected messages as problems. */
-export async function verify(ctx: Context, workers: readonly Worker[], sent: SentCount[]): Promise<string[]> {
-  const verdicts = await Promise.all(
-    workers.map((worker) => worker.call('verify', { sent, timeoutMs: ctx.sizes.drainTimeoutMs }, ctx.sizes.drainTimeoutMs + 30_000)),
-  );
-  const total = verdicts.reduce<Verdict>(
+/** Waits up to `timeoutMs` for the receivers to catch up with `sent`, then sums what they got against it. */
+export async function settle(workers: readonly Worker[], sent: SentCount[], timeoutMs: number): Promise<Verdict> {
+  const verdicts = await Promise.all(workers.map((worker) => worker.call('verify', { sent, timeoutMs }, timeoutMs + 30_000)));
+  return verdicts.reduce<Verdict>(
     (sum, v) => ({
       clients: sum.clients + v.clients,
       missing: sum.missing + v.missing,
@@ -175,6 +211,11 @@ export async function verify(ctx: Context, workers: readonly Worker[], sent: Sen
     }),
     { clients: 0, missing: 0, duplicates: 0, unexpected: 0, closed: 0 },
   );
+}
+
+/** Waits for receivers to catch up, then lists lost, duplicated or unexpected messages as problems. */
+export async function verify(ctx: Context, workers: readonly Worker[], sent: SentCount[]): Promise<string[]> {
+  const total = await settle(workers, sent, ctx.sizes.drainTimeoutMs);
   const problems: string[] = [];
   if (total.missing > 0) problems.push(`${total.missing} messages lost`);
   if (total.duplicates > 0) problems.push(`${total.duplicates} messages duplicated or out of order`);

@@ -1,8 +1,10 @@
 // The processes of a benchmark: client workers (kept for the whole invocation: one publisher,
-// several receivers) and one fresh server process per measurement.
+// several receivers), one fresh server process per measurement, and the /healthz prober of (h).
 import type { ChildProcess } from 'node:child_process';
 import {
   protoOf,
+  type HealthApi,
+  type HealthEvents,
   type Proto,
   type ServerApi,
   type ServerEvents,
@@ -12,7 +14,7 @@ import {
   type WorkerEvents,
 } from '../lib/api.js';
 import { BUN, reap, spawnBun, spawnTs } from '../lib/children.js';
-import { procCpuUs } from '../lib/proc-cpu.js';
+import { procCpuUs, procPeakRss, resetPeakRss } from '../lib/proc-cpu.js';
 import { RpcClient } from '../lib/rpc.js';
 
 export type Worker = RpcClient<WorkerApi, WorkerEvents>;
@@ -38,6 +40,16 @@ export class ServerHandle {
     return fromProc ?? (await this.rpc.call('stats', { gc: false })).cpuUs;
   }
 
+  /** The server's peak RSS since it started or since the last resetPeakRss, bytes, from /proc; null without /proc. */
+  peakRss(): number | null {
+    return this.child.pid === undefined ? null : procPeakRss(this.child.pid);
+  }
+
+  /** Makes peakRss count from now on; false where /proc cannot do that (peakRss then counts from the start). */
+  resetPeakRss(): boolean {
+    return this.child.pid !== undefined && resetPeakRss(this.child.pid);
+  }
+
   /** Ends the server process first, so that closing sockets leave TIME_WAIT on the server's side. */
   async stop(): Promise<void> {
     this.rpc.notify('shutdown', null);
@@ -46,6 +58,22 @@ export class ServerHandle {
 }
 
 const READY_MS = 30_000;
+
+/** The process that times GET /healthz while (h) overloads a server; started for one measurement. */
+export class HealthProbe {
+  private constructor(readonly rpc: RpcClient<HealthApi, HealthEvents>) {}
+
+  static async start(): Promise<HealthProbe> {
+    const rpc = new RpcClient<HealthApi, HealthEvents>(spawnTs('bench/clients/health-probe.ts'), 'health probe');
+    await rpc.next('ready', READY_MS);
+    return new HealthProbe(rpc);
+  }
+
+  async close(): Promise<void> {
+    if (this.rpc.child.connected) this.rpc.child.disconnect();
+    await reap(this.rpc.child);
+  }
+}
 
 export class Fleet {
   private publisher: Worker | null = null;

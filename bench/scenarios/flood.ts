@@ -2,12 +2,10 @@
 // The publisher may run at most `credit` messages ahead of the slowest receiver: workers report
 // their slowest client's counter every 5 ms, and this harness forwards the new credit.
 import type { Sizes } from '../lib/sizes.js';
-import type { Worker } from './fleet.js';
-import { connectOneChannel, profiled, snapshot, sleep, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import { connectOneChannel, PROGRESS_MS, profiled, snapshot, sleep, startCredit, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
 import type { Measurement } from './measurement.js';
 
 const CHANNEL = 'flood';
-const PROGRESS_MS = 5;
 
 export function flood(sizes: Sizes, memberCount: number): Measurement {
   return {
@@ -26,20 +24,7 @@ export function flood(sizes: Sizes, memberCount: number): Measurement {
     async run(server, ctx): Promise<Outcome> {
       const { credit: ahead, warmupMs, windowMs } = sizes.flood;
       const { publisher, all } = await connectOneChannel(ctx, server, CHANNEL, memberCount);
-      const slowest = new Map<Worker, number>(all.map((worker) => [worker, 0]));
-      let credit = ahead;
-      for (const worker of all) {
-        worker.on('progress', ({ minSeen }) => {
-          slowest.set(worker, minSeen);
-          const next = Math.min(...slowest.values()) + ahead;
-          if (next > credit) {
-            credit = next;
-            publisher.notify('credit', { credit });
-          }
-        });
-      }
-      await Promise.all(all.map((worker) => worker.call('watch', { intervalMs: PROGRESS_MS })));
-      publisher.notify('credit', { credit });
+      const endCredit = await startCredit(publisher, all, ahead);
       try {
         await sleep(warmupMs);
         const { before, after } = await profiled(ctx, server, `a${memberCount}`, async () => {
@@ -56,7 +41,7 @@ export function flood(sizes: Sizes, memberCount: number): Measurement {
           problems,
         };
       } finally {
-        for (const worker of all) worker.off('progress');
+        endCredit();
       }
     },
   };

@@ -5,6 +5,7 @@ import { idle } from './idle.js';
 import { latency } from './latency.js';
 import { manyRooms } from './many-rooms.js';
 import type { Measurement, ScenarioId } from './measurement.js';
+import { overload } from './overload.js';
 import { reap } from './reap.js';
 import { scale } from './scale.js';
 import { storm } from './storm.js';
@@ -18,6 +19,7 @@ export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measure
     storm(sizes),
     reap(sizes),
     scale(sizes),
+    overload(sizes),
   ];
   return all.filter((measurement) => only.includes(measurement.scenario));
 }

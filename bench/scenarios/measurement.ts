@@ -3,7 +3,7 @@ import type { ServerName, ServerSettings } from '../lib/api.js';
 import type { ServerHandle } from './fleet.js';
 import type { Context, Outcome } from './common.js';
 
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface FigureSpec {

@@ -1,10 +1,10 @@
 // Runs one benchmark server in its own process (node, or bun for the Bun peer): reports its port
-// to run.ts over IPC and answers requests for CPU and memory figures, the stall probe, and the
-// reaping scenario.
+// to run.ts over IPC and answers requests for CPU and memory figures, the stall probe, the
+// reaping scenario, and the members closed as too slow (rooms only).
 import { writeFileSync } from 'node:fs';
 import type { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import type { Drained, ReapResult, ServerApi, ServerEvents } from '../lib/api.js';
+import type { Drained, ReapResult, ServerApi, ServerEvents, SlowCloses } from '../lib/api.js';
 import { nowMs } from '../lib/marker.js';
 import { emitEvent, serveRpc } from '../lib/rpc.js';
 import { StallProbe } from './stall-probe.js';
@@ -17,6 +17,8 @@ export interface BenchServer {
   createEmptyChannels(count: number): void;
   /** Removes the empty channels the way this server does; resolves with how many it removed. */
   reapEmptyChannels(): Promise<number> | number;
+  /** The members closed as too slow so far; only rooms has a cap to close them at. */
+  slowCloses?(): SlowCloses;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
@@ -98,6 +100,10 @@ export async function host(start: () => Promise<BenchServer>, collectGarbage: ()
       return stall;
     },
     drained: ({ timeoutMs }) => drained(server, timeoutMs),
+    slowCloses: () => {
+      if (server.slowCloses === undefined) throw new Error('this server closes no member as too slow');
+      return server.slowCloses();
+    },
     shutdown: () => process.exit(0),
   });
   emitEvent<ServerEvents, 'listening'>('listening', { port: server.port });
