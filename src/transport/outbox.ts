@@ -11,6 +11,14 @@ export interface Recipient {
 }
 
 /**
+ * A tick also counts as full once it queued this many frames per member it writes to (and at
+ * least MIN_FRAMES): the writes grow with what each member holds, and more than a few dozen frames
+ * a member gain nothing but a longer flush.
+ */
+const FRAMES_PER_MEMBER = 32;
+const MIN_FRAMES = 20_000;
+
+/**
  * The write path. Frames are built once per message and queued by reference on each recipient;
  * once per tick every member with something queued gets one socket write holding all of it.
  * One write per member per tick is what keeps fan-out cheap: the
@@ -26,10 +34,12 @@ export interface Recipient {
  *   several frames, one Buffer.concat, shared by neighbours in the dirty list that hold the very
  *   same frames (the members of one channel usually do), so a burst costs one copy per channel,
  *   not per member;
- * - per tick: at most `budget` ms of queueing before new frames from clients wait (see `full`).
- *   Time, not a count of deliveries: the flush costs a write per member however many frames
- *   each holds, so a tick takes in as many messages as fit in its time (a count low enough for
- *   5,000 members would cut every write down to a few messages).
+ * - per tick: at most `budget` ms of queueing, or FRAMES_PER_MEMBER frames per member written to
+ *   (at least MIN_FRAMES), before new frames from clients wait (see `full`). Not a fixed count of
+ *   deliveries: the flush costs a write per member however many frames each holds, and a count
+ *   low enough for 1,000 members cut every write to 5,000 members down to four messages. Not time
+ *   alone either: offered twice what it delivers, 20 ms of queueing made flushes so large that
+ *   /healthz went unanswered for 10-20 s in the benchmark's overload scenario.
  *
  * Frames go straight to the member's socket, bypassing ws's own sender. That is safe because the
  * server never compresses (perMessageDeflate is off) and never sends blobs, so ws's sender keeps
@@ -41,6 +51,8 @@ export class Outbox<R extends Recipient = Recipient> {
   private scheduled = false;
   /** When this tick queued its first frame (performance.now()); null until it has. */
   private tickStarted: number | null = null;
+  /** Frames queued this tick, and members with something queued. */
+  private queued = 0;
   /** Run after each flush: the next tick's work may start. */
   private flushed: () => void = () => undefined;
 
@@ -62,7 +74,9 @@ export class Outbox<R extends Recipient = Recipient> {
    * bounded, so the loop keeps answering health checks and what is queued stays bounded too.
    */
   get full(): boolean {
-    return this.tickStarted !== null && (this.budget === 0 || performance.now() - this.tickStarted >= this.budget);
+    if (this.tickStarted === null) return false;
+    if (this.budget === 0 || this.queued >= Math.max(MIN_FRAMES, this.dirty.length * FRAMES_PER_MEMBER)) return true;
+    return performance.now() - this.tickStarted >= this.budget;
   }
 
   /** Calls `then` after each flush. */
@@ -96,6 +110,7 @@ export class Outbox<R extends Recipient = Recipient> {
       member.pending = [pending, frame];
     }
     this.tickStarted ??= performance.now();
+    this.queued += 1;
     return true;
   }
 
@@ -135,6 +150,7 @@ export class Outbox<R extends Recipient = Recipient> {
       }
     }
     this.tickStarted = null;
+    this.queued = 0;
     this.flushed();
   };
 
