@@ -73,9 +73,37 @@ describe('Redis URLs', () => {
     expect(parsePartial({ redis: 'redis+sentinel://h1:26379,h2:26379/mymaster' }, 'options').redis).to.equal('redis+sentinel://h1:26379,h2:26379/mymaster');
   });
 
-  it('the redis setting refuses what is not a Redis URL, and does not show one that may hold a password', () => {
-    expect(() => parsePartial({ redis: 'localhost:6379' }, 'options')).to.throw(ConfigError, 'options: redis must be a URL like redis://127.0.0.1:6379 or redis+sentinel://127.0.0.1:26379/mymaster, or null (got "localhost:6379")');
-    expect(() => parsePartial({ redis: 'user:hunter2@localhost:6379' }, 'options')).to.throw(ConfigError, 'options: redis must be a URL like redis://127.0.0.1:6379 or redis+sentinel://127.0.0.1:26379/mymaster, or null (the value is not shown: it may hold a password)');
+  it('the redis setting refuses what is not a Redis URL, saying what to write and never quoting it, a password in the query too', () => {
+    const scheme = 'does not start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://: write redis://HOST:PORT, or redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster for Sentinel';
+    expect(() => parsePartial({ redis: 'localhost:6379' }, 'options')).to.throw(ConfigError, `options: redis ${scheme}`);
+    for (const [url, message] of [
+      ['user:hunter2@localhost:6379', scheme],
+      ['redis-sentinel://h1:26379/mymaster?sentinelPassword=hunter2', scheme],
+      ['redis://h1:6379/0?password=hunter2 Z', 'has a space or control character: percent-encode it (%20 for a space)'],
+      ['redis+sentinel://h1:26379/mymaster?sentinelPassword=hunter2&password=hunter2', 'has a query parameter rooms does not know'],
+    ]) {
+      let error: unknown;
+      try {
+        fromEnv({ ROOMS_REDIS: url });
+      } catch (err) {
+        error = err;
+      }
+      expect(error, url).to.be.instanceOf(ConfigError);
+      expect((error as ConfigError).message, url).to.include(`ROOMS_REDIS ${message}`).and.not.include('hunter2');
+    }
+  });
+
+  it('accepts hosts with underscores and FQDNs with their final dot, a / after the master or db, and a trailing &', () => {
+    expect(parseRedisUrl('redis+sentinel://redis_sentinel_1:26379,sentinel.example.com.:26380,_s3/mymaster/')).to.deep.include({
+      sentinels: [
+        { host: 'redis_sentinel_1', port: 26379 },
+        { host: 'sentinel.example.com.', port: 26380 },
+        { host: '_s3', port: 26379 },
+      ],
+      name: 'mymaster',
+      db: 0,
+    });
+    expect(parseRedisUrl('redis+sentinel://h1/mymaster/2/?sentinelPassword=p&')).to.include({ name: 'mymaster', db: 2, sentinelPassword: 'p' });
   });
 
   it('logs and the banner show a Sentinel URL as its Sentinels, master and db, without user, passwords or query', () => {

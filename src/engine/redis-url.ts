@@ -39,8 +39,9 @@ export interface RedisSentinelTarget {
 export const SENTINEL_PORT = 26_379;
 
 const SENTINEL_SCHEME = /^(rediss?)\+sentinel:\/\//;
-const SERVER_SCHEME = /^rediss?:\/\/[^\s]+$/;
-const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const SERVER_SCHEME = /^rediss?:\/\//;
+/** A DNS name, with the underscores of docker-compose service names and an FQDN's final dot. */
+const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
 const QUERY = ['sentinelPassword', 'sentinelUsername'] as const;
 const EXAMPLE = 'redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster';
@@ -64,7 +65,8 @@ export function isSentinelUrl(url: string): boolean {
  */
 export function parseRedisUrl(url: string): RedisTarget {
   if (isSentinelUrl(url)) return parseSentinelUrl(url);
-  if (!SERVER_SCHEME.test(url)) throw new RedisUrlError(`is not a Redis URL: write redis://HOST:PORT, or ${EXAMPLE} for Sentinel`);
+  if (!SERVER_SCHEME.test(url)) throw new RedisUrlError(`does not start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://: write redis://HOST:PORT, or ${EXAMPLE} for Sentinel`);
+  if (/[\s\p{Cc}]/u.test(url)) throw new RedisUrlError('has a space or control character: percent-encode it (%20 for a space)');
   return { kind: 'server', url };
 }
 
@@ -149,7 +151,8 @@ function sentinelAddresses(hosts: string): SentinelAddress[] {
 }
 
 function masterPath(path: string): { name: string; db: number } {
-  const parts = path === '' ? [] : path.slice(1).split('/');
+  // A / after the master name or the db is no part of either.
+  const parts = path === '' ? [] : path.slice(1).replace(/\/$/, '').split('/');
   const name = decode(parts[0] ?? '', 'master name');
   if (name === '' || /[\s\p{Cc}]/u.test(name)) {
     throw new RedisUrlError(`does not name the master: end it with /MASTER, the name in the Sentinels' "sentinel monitor MASTER ...", as in ${EXAMPLE}`);
@@ -163,7 +166,8 @@ function masterPath(path: string): { name: string; db: number } {
 function queryParams(query: string): Partial<Record<(typeof QUERY)[number], string>> {
   const out: Partial<Record<(typeof QUERY)[number], string>> = {};
   if (query === '') return out;
-  for (const pair of query.split('&')) {
+  // Empty pairs, as a trailing & leaves, say nothing.
+  for (const pair of query.split('&').filter((p) => p !== '')) {
     const eq = pair.indexOf('=');
     const key = decode(eq === -1 ? pair : pair.slice(0, eq), 'query');
     const known = QUERY.find((k) => k === key);

@@ -17,7 +17,8 @@ import {
   type Recovery,
   type Signal,
 } from './engine.js';
-import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { parseRedisUrl, type RedisSentinelTarget, type RedisTarget } from './redis-url.js';
+import { isOn, SentinelWatch } from './sentinel-watch.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
@@ -34,6 +35,8 @@ export interface RedisEngineOptions extends EngineOptions {
 
 /** Seq and epoch outlive the history by far, so that an idle channel keeps counting where it was. */
 const POSITION_TTL = 7 * 24 * 3_600_000;
+/** How long start() waits at least for Redis before the node starts degraded. */
+const STARTUP_WAIT = 2_000;
 /** A presence hash outlives its channel's last join by this long, so no crash leaves it forever. */
 const PRESENCE_TTL = 24 * 3_600_000;
 /** TCP keepalive on both connections, so a link that died silently is noticed. */
@@ -43,6 +46,8 @@ const RETRY_BASE = 100;
 const RETRY_CAP = 5_000;
 /** The reconnect backoff's cap on Sentinel: a failover is over about when its +switch-master is announced. */
 const FAILOVER_RETRY_CAP = 1_000;
+/** How ioredis's message begins when no Sentinel named a master, whether they were down or did not know the name. */
+const NO_SENTINEL = 'All sentinels are unreachable';
 /** ioredis's message for a command not answered within commandTimeout. */
 const COMMAND_TIMED_OUT = 'Command timed out';
 
@@ -87,6 +92,8 @@ export class RedisEngine implements Engine {
   private warned = false;
   /** The last connection error, for that one log line. */
   private lastError: string | null = null;
+  /** The last Sentinel's answer that named no master, to tell a wrong master name from Sentinels that are down. */
+  private sentinelError: string | null = null;
   /** `channel \n user` of leaves Redis did not take, removed once it is back. */
   private readonly unleft = new Set<string>();
   private beats: NodeJS.Timeout | null = null;
@@ -95,6 +102,10 @@ export class RedisEngine implements Engine {
   private beatAt = 0;
   private closed = false;
   private readonly waiters = new Set<(up: boolean) => void>();
+  /** On Sentinel: the watch that says when the master changed. */
+  private readonly sentinels: SentinelWatch | null;
+  /** A beat's question to the Sentinels is still unanswered. */
+  private asking = false;
 
   private sink: EngineSink = NO_SINK;
 
@@ -103,11 +114,14 @@ export class RedisEngine implements Engine {
       lazyConnect: true,
       keepAlive: KEEPALIVE,
       connectTimeout: options.timeout,
+      // CLIENT LIST on a server shows which connections are this node's.
+      connectionName: `rooms:${this.node}`,
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
     const target = parseRedisUrl(options.url);
     this.cmd = connection(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
     this.sub = connection(target, { ...common, maxRetriesPerRequest: null });
+    this.sentinels = target.kind === 'sentinel' ? new SentinelWatch(target, options.timeout, () => this.switched('a Sentinel announced +switch-master')) : null;
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
@@ -147,7 +161,11 @@ export class RedisEngine implements Engine {
         this.changed();
       });
       client.on('error', (err: Error) => {
-        this.lastError = err.message;
+        this.lastError = target.kind === 'sentinel' && err.message.startsWith(NO_SENTINEL) ? this.sentinelsSaid(target) : err.message;
+      });
+      // What one Sentinel said while the connection looked for the master; 'error' follows once none named one.
+      client.on('sentinelError', (err: Error) => {
+        this.sentinelError = err.message;
       });
     }
     this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.received(topic.toString(), message));
@@ -175,10 +193,12 @@ export class RedisEngine implements Engine {
     this.sink = sink;
     this.beats = setInterval(() => void this.beat(), this.beatEvery);
     this.beats.unref();
-    await Promise.allSettled([this.cmd.connect(), this.sub.connect()]);
-    // The first beat and the subscriber's PING follow 'ready' asynchronously: give them a moment,
-    // so a node that can reach Redis starts up rather than degraded.
-    if (!this.up) await this.until(true, 2_000);
+    this.sentinels?.start();
+    // connect() settles once ready or refused, and never while no Sentinel names the master: the
+    // connections come up in the background. The first beat and the subscriber's PING follow
+    // 'ready': give them a moment, so a node that can reach Redis starts up rather than degraded.
+    for (const client of [this.cmd, this.sub]) client.connect().catch(() => undefined);
+    if (!this.up) await this.until(true, Math.max(STARTUP_WAIT, this.options.timeout));
     if (!this.up) this.warnDown();
   }
 
@@ -189,6 +209,7 @@ export class RedisEngine implements Engine {
     this.beats = null;
     if (this.watchdog !== null) clearTimeout(this.watchdog);
     this.watchdog = null;
+    this.sentinels?.close();
     if (this.cmdReady) await this.run(FORGET, [this.key('nodes'), this.nodeChannels()], [this.node, this.options.prefix]).catch(() => undefined);
     this.cmd.disconnect();
     this.sub.disconnect();
@@ -290,6 +311,7 @@ export class RedisEngine implements Engine {
   private async beat(): Promise<void> {
     if (this.closed) return;
     this.dropStalledHandshakes();
+    void this.askSentinels();
     if (this.subReady) this.probeSubscriber();
     if (!this.cmdReady) return;
     const sent = Date.now();
@@ -306,6 +328,34 @@ export class RedisEngine implements Engine {
     } catch {
       // The connection is down; its close handler reports it, and the next beat tries again.
     }
+  }
+
+  /**
+   * A +switch-master can be missed (a Sentinel restarting, a lost subscription): every beat asks
+   * the Sentinels which server is master, and a connection on another one is dropped.
+   */
+  private async askSentinels(): Promise<void> {
+    if (this.sentinels === null || this.asking) return;
+    this.asking = true;
+    try {
+      const master = await this.sentinels.master();
+      if (master === null || this.closed) return;
+      const elsewhere = [this.cmd, this.sub].some((c) => {
+        const { remoteAddress, remotePort } = c.stream ?? {};
+        return (c.status === 'ready' || c.status === 'connect') && remoteAddress !== undefined && remotePort !== undefined && !isOn(remoteAddress, remotePort, master);
+      });
+      if (elsewhere) this.switched(`the Sentinels name ${master.host}:${master.port} as master`);
+    } finally {
+      this.asking = false;
+    }
+  }
+
+  /** The master changed: both connections go at once (already cut off or not), and ioredis asks the Sentinels for the new one. */
+  private switched(reason: string): void {
+    if (this.closed) return;
+    this.drop(this.cmd);
+    this.drop(this.sub);
+    this.cutOff(reason);
   }
 
   /**
@@ -409,11 +459,21 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /** What the Sentinels said when none named the master, for the log line. */
+  private sentinelsSaid(target: RedisSentinelTarget): string {
+    const said = this.sentinelError;
+    this.sentinelError = null;
+    // A Sentinel answers an unknown name with a null address, or refuses SENTINEL SENTINELS for it.
+    if (said !== null && /No such master|invalid reply: null$/.test(said)) return `no Sentinel knows a master named ${JSON.stringify(target.name)}: write the name of their "sentinel monitor NAME" after the hosts`;
+    return `no Sentinel answered at ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  }
+
   /** Logs an outage once, not once per reconnection attempt. */
   private warnDown(): void {
     if (this.warned || this.closed) return;
     this.warned = true;
-    this.options.log.warn({ err: this.lastError, url: withoutCredentials(this.options.url) }, 'redis unreachable; serving local members only and retrying');
+    const err = this.lastError === null ? {} : { err: this.lastError };
+    this.options.log.warn({ ...err, url: withoutCredentials(this.options.url) }, 'redis unreachable; serving local members only and retrying');
   }
 
   /** Resolves once `up` becomes `state`, or after `ms` when given. */
@@ -490,9 +550,9 @@ export class RedisEngine implements Engine {
 /**
  * One connection to what the URL names: the Redis server, or the master its Sentinels name. A
  * Sentinel connection follows the master: it asks the Sentinels for it at each (re)connection,
- * refuses a server that is not a master (ioredis's ready check reads its role), drops at once when
- * a Sentinel announces +switch-master, and drops on a READONLY answer (a master demoted under it);
- * the engine then sees a lost connection as on any outage.
+ * refuses a server that is not a master (ioredis's ready check reads its role), and drops on a
+ * READONLY answer (a master demoted under it); the engine drops it when the Sentinels name
+ * another master (SentinelWatch), and then sees a lost connection as on any outage.
  */
 function connection(target: RedisTarget, options: RedisOptions): Redis {
   if (target.kind === 'server') return new Redis(target.url, options);
@@ -515,7 +575,9 @@ function connection(target: RedisTarget, options: RedisOptions): Redis {
     sentinelPassword: target.sentinelPassword ?? undefined,
     // A Sentinel that accepts the connection but never answers must not hold up the reconnection.
     sentinelCommandTimeout: options.connectTimeout,
-    failoverDetector: true,
+    // The engine watches the Sentinels itself (SentinelWatch): ioredis's detector reconnects every
+    // 60 s and drops the connection at any master's +switch-master.
+    failoverDetector: false,
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
     enableTLSForSentinelMode: target.tls,
     tls,

@@ -74,6 +74,9 @@ describe('faults: Redis Sentinel fails the master over', function () {
       expectClean(report);
       await userListsAgree(traffic, [0, 1, 2]);
       oneEpochEach(traffic);
+      // The old master is still up and still a master for some 10 s: a node that missed the switch would be acking there unseen.
+      expect(await sentinels.roomsConnections(sentinels.servers[0]), 'rooms connections left on the old master').to.equal(0);
+      expect(await sentinels.roomsConnections(sentinels.servers[1]), 'rooms connections on the promoted server').to.equal(6);
     });
   }
 });

@@ -128,11 +128,16 @@ export interface SentinelSetOptions {
  * removed after the test. The Sentinels find a master down after 1 s of silence.
  */
 export class SentinelSet {
+  /** The servers of the masters added by {@link monitor}. */
+  private readonly others: RedisServer[] = [];
+
   private constructor(
     /** The master first, then its replica; which is master changes with a failover. */
     readonly servers: RedisServer[],
     readonly sentinels: Sentinel[],
     private readonly options: SentinelSetOptions,
+    /** The temporary folder of the set's files. */
+    private readonly dir: string,
   ) {}
 
   /** Starts the set; a test that fails the master over waits for {@link ready} first. */
@@ -146,7 +151,7 @@ export class SentinelSet {
     const master = await RedisServer.start({ password: options.password, dir: dirs[0] });
     const replica = await RedisServer.start({ password: options.password, dir: dirs[1], replicaOf: master.port });
     const sentinels = await Promise.all([0, 1, 2].map((i) => Sentinel.start(joinPath(dir, `sentinel-${i}.conf`), master.port, options)));
-    return new SentinelSet([master, replica], sentinels, options);
+    return new SentinelSet([master, replica], sentinels, options, dir);
   }
 
   /** The URL rooms is given: every Sentinel, the master's name, and the passwords. */
@@ -156,9 +161,57 @@ export class SentinelSet {
     return `redis+sentinel://${auth}${this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${MASTER_NAME}${query}`;
   }
 
-  /** Asks a Sentinel to fail the master over now, as `SENTINEL FAILOVER` does: the old master is still up. */
-  async failover(): Promise<void> {
-    await this.sentinels[0].admin.call('SENTINEL', 'FAILOVER', MASTER_NAME);
+  /**
+   * Asks a Sentinel to fail the master over now, as `SENTINEL FAILOVER` does: the old master is
+   * still up. A Sentinel that just restarted refuses (NOGOODSLAVE) until it has heard from the
+   * replica again: it is asked again then.
+   */
+  async failover(name = MASTER_NAME, ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        await this.sentinels[0].admin.call('SENTINEL', 'FAILOVER', name);
+        return;
+      } catch (err) {
+        if (!String(err).includes('NOGOODSLAVE') || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /**
+   * Has the Sentinels monitor one more master `name` (its own master and replica, started here),
+   * with the same timings as the set's; {@link failover} waits until they know its replica.
+   */
+  async monitor(name: string): Promise<RedisServer[]> {
+    const dirs = [joinPath(this.dir, `${name}-master`), joinPath(this.dir, `${name}-replica`)];
+    for (const d of dirs) await mkdir(d);
+    const master = await RedisServer.start({ dir: dirs[0] });
+    const replica = await RedisServer.start({ dir: dirs[1], replicaOf: master.port });
+    this.others.push(master, replica);
+    for (const s of this.sentinels) {
+      await s.admin.call('SENTINEL', 'MONITOR', name, '127.0.0.1', String(master.port), '2');
+      await s.admin.call('SENTINEL', 'SET', name, 'down-after-milliseconds', '1000', 'failover-timeout', '3000');
+    }
+    return [master, replica];
+  }
+
+  /** Restarts each Sentinel in turn (SIGKILL, then the same port and config file), as a rolling restart does. */
+  async restartSentinels(): Promise<void> {
+    for (const s of this.sentinels) await s.restart();
+  }
+
+  /** How many connections rooms nodes hold on `server` (their connection names start with rooms:). */
+  async roomsConnections(server: RedisServer): Promise<number> {
+    const client = new Redis({ port: server.port, password: this.options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const list = (await client.client('LIST')) as string;
+      return list.split('\n').filter((line) => / name=rooms:/.test(line)).length;
+    } finally {
+      client.disconnect();
+    }
   }
 
   /**
@@ -166,7 +219,7 @@ export class SentinelSet {
    * the new master when a Sentinel announces it (or fails after `ms`). Call it before causing the
    * failover.
    */
-  async watchSwitch(ms = 20_000): Promise<{ promoted: Promise<RedisServer> }> {
+  async watchSwitch(ms = 20_000, name = MASTER_NAME): Promise<{ promoted: Promise<RedisServer> }> {
     const client = this.sentinels[0].connect();
     await client.subscribe('+switch-master');
     let guard: NodeJS.Timeout | undefined;
@@ -175,6 +228,7 @@ export class SentinelSet {
       guard = setTimeout(() => reject(new Error(`no +switch-master within ${ms} ms; the Sentinels said:\n${this.sentinels.map((s) => s.log).join('\n')}`)), ms);
       client.on('message', (_channel: string, message: string) => {
         // "<name> <old ip> <old port> <new ip> <new port>"
+        if (message.split(' ')[0] !== name) return;
         clearTimeout(guard);
         client.disconnect();
         try {
@@ -237,7 +291,7 @@ export class SentinelSet {
   }
 
   private server(port: number): RedisServer {
-    const server = this.servers.find((s) => s.port === port);
+    const server = [...this.servers, ...this.others].find((s) => s.port === port);
     if (server === undefined) throw new Error(`the Sentinels name a master on port ${port}, which is not in the set`);
     return server;
   }
@@ -249,6 +303,7 @@ export class Sentinel {
   log = '';
   private shared: Redis | null = null;
   private readonly clients: Redis[] = [];
+  private child: ChildProcess | null = null;
 
   private constructor(
     public port: number,
@@ -259,18 +314,32 @@ export class Sentinel {
 
   static async start(file: string, masterPort: number, options: SentinelSetOptions): Promise<Sentinel> {
     const sentinel = new Sentinel(await freePort(), file, masterPort, options);
-    let child: ChildProcess | null = null;
     onCleanup(async () => {
       for (const c of sentinel.clients) c.disconnect();
-      if (child !== null) await kill(child);
+      if (sentinel.child !== null) await kill(sentinel.child);
     });
     await onFreePort(sentinel, async () => {
       await writeFile(sentinel.file, sentinel.config());
-      child = spawn('redis-server', [sentinel.file, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.on('data', (chunk: Buffer) => (sentinel.log += chunk.toString()));
-      await started(child, '+monitor master', () => (child = null));
+      await sentinel.run();
     });
     return sentinel;
+  }
+
+  /** SIGKILLs it and starts it again on its port, from the config file it rewrote (its peers, the replica, the epoch). */
+  async restart(): Promise<void> {
+    if (this.child !== null) await kill(this.child);
+    this.child = null;
+    // The shared client does not reconnect: the next admin call opens another.
+    this.shared?.disconnect();
+    this.shared = null;
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    const child = spawn('redis-server', [this.file, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
+    await started(child, '+monitor master', () => (this.child = null));
   }
 
   /** A client of this Sentinel for commands, shared; disconnected after the test. */
