@@ -59,7 +59,9 @@ describe('slow consumers', () => {
     expect(received).to.equal(MESSAGES);
     // 20 MB went to the sleeper; without the cap the server would hold nearly all of it.
     expect(peakQueued).to.be.below(CAP + WINDOW * 2 * PAYLOAD.length);
-    expect(after.buffers - before.buffers, 'buffers held').to.be.below(4 * CAP + 4 * 1024 * 1024);
+    // Buffers are counted process-wide, and move by several MB with what earlier suites' sockets
+    // release meanwhile (7.3 MB once in a clean-clone CI run): half the sleeper's 20 MB is the bound.
+    expect(after.buffers - before.buffers, 'buffers held').to.be.below(10 * 1024 * 1024);
     // Holding the sleeper's share would be 20 MB of buffers; keeping each 1 KB message on the heap, 20 MB of heap.
     expect(after.heap - before.heap, 'heap grown').to.be.below(12 * 1024 * 1024);
     (sleeper.client.ws as unknown as Pausable)._socket.resume();
