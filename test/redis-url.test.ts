@@ -80,6 +80,8 @@ describe('Redis URLs', () => {
       ['user:hunter2@localhost:6379', scheme],
       ['redis-sentinel://h1:26379/mymaster?sentinelPassword=hunter2', scheme],
       ['redis://h1:6379/0?password=hunter2 Z', 'has a space or control character: percent-encode it (%20 for a space)'],
+      ['redis://', 'names no host: write redis://HOST:PORT'],
+      ['redis://:hunter2@', 'names no host: write redis://HOST:PORT'],
       ['redis+sentinel://h1:26379/mymaster?sentinelPassword=hunter2&password=hunter2', 'has a query parameter rooms does not know'],
     ]) {
       let error: unknown;

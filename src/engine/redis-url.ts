@@ -67,6 +67,7 @@ export function parseRedisUrl(url: string): RedisTarget {
   if (isSentinelUrl(url)) return parseSentinelUrl(url);
   if (!SERVER_SCHEME.test(url)) throw new RedisUrlError(`does not start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://: write redis://HOST:PORT, or ${EXAMPLE} for Sentinel`);
   if (/[\s\p{Cc}]/u.test(url)) throw new RedisUrlError('has a space or control character: percent-encode it (%20 for a space)');
+  if (!/^rediss?:\/\/([^@/]*@)?[^@/:]+/.test(url)) throw new RedisUrlError('names no host: write redis://HOST:PORT');
   return { kind: 'server', url };
 }
 

@@ -18,7 +18,7 @@ import {
   type Signal,
 } from './engine.js';
 import { parseRedisUrl, type RedisSentinelTarget, type RedisTarget } from './redis-url.js';
-import { isOn, SentinelWatch } from './sentinel-watch.js';
+import { isOn, SentinelWatch, type MasterAddress } from './sentinel-watch.js';
 import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
 
@@ -121,7 +121,7 @@ export class RedisEngine implements Engine {
     const target = parseRedisUrl(options.url);
     this.cmd = connection(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
     this.sub = connection(target, { ...common, maxRetriesPerRequest: null });
-    this.sentinels = target.kind === 'sentinel' ? new SentinelWatch(target, options.timeout, () => this.switched('a Sentinel announced +switch-master')) : null;
+    this.sentinels = target.kind === 'sentinel' ? new SentinelWatch(target, options.timeout, (master) => this.follow(master, 'a Sentinel announced +switch-master to')) : null;
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
@@ -337,17 +337,26 @@ export class RedisEngine implements Engine {
   private async askSentinels(): Promise<void> {
     if (this.sentinels === null || this.asking) return;
     this.asking = true;
+    // The answers may come as late as redisTimeout (a Sentinel that hangs): they say nothing of
+    // connections made since the question was asked.
+    const asked = [this.cmd.stream, this.sub.stream];
     try {
       const master = await this.sentinels.master();
-      if (master === null || this.closed) return;
-      const elsewhere = [this.cmd, this.sub].some((c) => {
-        const { remoteAddress, remotePort } = c.stream ?? {};
-        return (c.status === 'ready' || c.status === 'connect') && remoteAddress !== undefined && remotePort !== undefined && !isOn(remoteAddress, remotePort, master);
-      });
-      if (elsewhere) this.switched(`the Sentinels name ${master.host}:${master.port} as master`);
+      if (master === null || this.cmd.stream !== asked[0] || this.sub.stream !== asked[1]) return;
+      this.follow(master, 'the Sentinels name as master');
     } finally {
       this.asking = false;
     }
+  }
+
+  /** Drops both connections when either is on another server than `master`. */
+  private follow(master: MasterAddress, reason: string): void {
+    if (this.closed) return;
+    const elsewhere = [this.cmd, this.sub].some((c) => {
+      const { remoteAddress, remotePort } = c.stream ?? {};
+      return (c.status === 'ready' || c.status === 'connect') && remoteAddress !== undefined && remotePort !== undefined && !isOn(remoteAddress, remotePort, master);
+    });
+    if (elsewhere) this.switched(`${reason} ${master.host}:${master.port}`);
   }
 
   /** The master changed: both connections go at once (already cut off or not), and ioredis asks the Sentinels for the new one. */

@@ -28,7 +28,7 @@ export class SentinelWatch {
   constructor(
     private readonly target: RedisSentinelTarget,
     timeout: number,
-    switched: () => void,
+    switched: (master: MasterAddress) => void,
   ) {
     const open = (address: SentinelAddress, extra: RedisOptions): Redis => {
       const client = new Redis({
@@ -53,7 +53,11 @@ export class SentinelWatch {
     for (const subscriber of this.subscribers) {
       // "<name> <old ip> <old port> <new ip> <new port>": another master's failover is none of this node's business.
       subscriber.on('message', (channel: string, message: string) => {
-        if (channel === SWITCH_MASTER && message.split(' ')[0] === target.name) switched();
+        const [name, , , host, port] = message.split(' ');
+        if (channel !== SWITCH_MASTER || name !== target.name || host === undefined || port === undefined) return;
+        void addressOf(host, port).then((master) => {
+          if (master !== null) switched(master);
+        });
       });
     }
   }
@@ -82,9 +86,14 @@ export class SentinelWatch {
     const [key] = [...counts].find(([, n]) => n * 2 > answered) ?? [];
     if (key === undefined) return null;
     const [host, port] = key.split(' ') as [string, string];
-    const addresses = isIP(host) === 0 ? (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address) : [host];
-    return addresses.length === 0 ? null : { host, port: Number(port), addresses };
+    return addressOf(host, port);
   }
+}
+
+/** A master's host and port, with the addresses its host resolves to; null when it resolves to none. */
+async function addressOf(host: string, port: string): Promise<MasterAddress | null> {
+  const addresses = isIP(host) === 0 ? (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address) : [host];
+  return addresses.length === 0 ? null : { host, port: Number(port), addresses };
 }
 
 /** Whether a socket connected to `address`:`port` is connected to that master. */
