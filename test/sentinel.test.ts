@@ -186,6 +186,33 @@ describe('several nodes on a Redis Sentinel set', function () {
     expect(await (await direct(replica)).xlen('rooms:{/channel?id=1}:log')).to.equal(1);
   });
 
+  it('a Sentinel that missed a failover and announces it late leaves the nodes on the promoted server', async () => {
+    const set = await SentinelSet.start();
+    const [master, replica] = set.servers;
+    const [a] = await startNodes(set.url, 1, ['--presence-ttl', '2000', '--redis-timeout', '1000']);
+    await set.ready();
+    const late = set.sentinels[2];
+    const heard = late.connect();
+    await heard.subscribe('+switch-master');
+    const announced = new Promise<void>((resolve) => heard.on('message', (_channel: string, message: string) => message.startsWith(`${MASTER_NAME} `) && resolve()));
+    await late.pause();
+    const { promoted } = await set.watchSwitch();
+    await set.failover();
+    expect(await promoted).to.equal(replica);
+    await left(set, master, 5_000);
+    await ready(a);
+    const cuts = (a.output().match(/redis unreachable/g) ?? []).length;
+    await late.resume();
+    await announced;
+    const alice = await join(a.url('1'), 'alice');
+    alice.client.send({ event: 'broadcast', message: 'still here', id: 1 });
+    const ack = (await until(alice.client, (e) => e.event === 'ack' && e.re === 1)).pop()!;
+    expect(ack, 'acknowledged through Redis, not locally').to.have.property('seq');
+    expect(ack).to.not.have.property('local');
+    expect((a.output().match(/redis unreachable/g) ?? []).length, 'cut off by the late announcement').to.equal(cuts);
+    expect(await set.roomsConnections(replica)).to.equal(2);
+  });
+
   it('a failover of another master the same Sentinels watch leaves the nodes where they are', async () => {
     const set = await SentinelSet.start();
     const [a] = await startNodes(set.url, 1, ['--presence-ttl', '2000', '--redis-timeout', '1000']);

@@ -342,6 +342,18 @@ export class Sentinel {
     await started(child, '+monitor master', () => (this.child = null));
   }
 
+  /** SIGSTOP: it misses what happens meanwhile, as a Sentinel behind a partition does. */
+  pause(): Promise<void> {
+    if (this.child === null) throw new Error('the Sentinel is not running');
+    return suspendProcess(this.child);
+  }
+
+  /** SIGCONT after {@link pause}: it catches up from its peers. */
+  resume(): Promise<void> {
+    if (this.child === null) throw new Error('the Sentinel is not running');
+    return resumeProcess(this.child);
+  }
+
   /** A client of this Sentinel for commands, shared; disconnected after the test. */
   get admin(): Redis {
     return (this.shared ??= this.connect());
