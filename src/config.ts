@@ -288,9 +288,9 @@ const ROWS = {
   allowedOrigins: row({ default: [], env: 'ROOMS_ALLOWED_ORIGINS', flag: 'allowed-origin', arg: '<origin>', describe: 'origin allowed to connect, * for a host name part; repeat for several; none allows any', parse: origins }),
   /** Whether an upgrade without an Origin header is refused. */
   requireOrigin: row({ default: false, env: 'ROOMS_REQUIRE_ORIGIN', flag: 'require-origin', arg: '<bool>', describe: 'refuse upgrades without an Origin header', parse: bool }),
-  /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   /** Milliseconds of fan-out a tick may spend before new frames from clients wait for the next; 0: one frame a tick. */
   tickBudget: row({ default: 20, env: 'ROOMS_TICK_BUDGET', flag: 'tick-budget', arg: '<ms>', describe: 'milliseconds of fan-out a tick may spend before frames from clients wait for the next (0: one frame a tick)', parse: integer(0, 1_000) }),
+  /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: row({ default: 1_048_576, env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
   redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT, or redis+sentinel://HOST:PORT,HOST:PORT/MASTER); none keeps everything in this process', parse: redisUrl }),

@@ -158,7 +158,6 @@ export class Session {
   };
 
   private message(connection: Connection, data: Buffer, isBinary: boolean): void {
-    if (connection.ending) return;
     // Closing once what it sent before is answered: nothing more is carried out.
     if (connection.parting !== null) return this.dropped(connection, data, isBinary, false);
     if (connection.bucket !== null) {

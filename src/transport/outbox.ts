@@ -51,7 +51,7 @@ export class Outbox<R extends Recipient = Recipient> {
   private scheduled = false;
   /** When this tick queued its first frame (performance.now()); null until it has. */
   private tickStarted: number | null = null;
-  /** Frames queued this tick, and members with something queued. */
+  /** Frames queued this tick. */
   private queued = 0;
   /** Run after each flush: the next tick's work may start. */
   private flushed: () => void = () => undefined;
