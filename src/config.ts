@@ -143,7 +143,7 @@ const origins: Parse<string[]> = (value, where) => {
   });
 };
 
-const REDIS_URL = 'a URL like redis://127.0.0.1:6379 or redis+sentinel://127.0.0.1:26379/mymaster, or null';
+const REDIS_URL = 'a URL like redis://127.0.0.1:6379, redis+sentinel://127.0.0.1:26379/mymaster or redis+cluster://127.0.0.1:7000, or null';
 
 /** A URL's message says what is wrong and never quotes it: a password may be in any part of it, the query too. */
 const redisUrl: Parse<string | null> = (value, where) => {
@@ -293,7 +293,7 @@ const ROWS = {
   /** Bytes a member may have waiting to be sent before it is closed as too slow. */
   maxBufferedBytes: row({ default: 1_048_576, env: 'ROOMS_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', arg: '<bytes>', describe: 'bytes a member may have waiting to be sent before it is closed as too slow', parse: integer(1_024, 1_073_741_824) }),
   /** Redis URL shared by every node; null keeps everything in this process (the memory engine). */
-  redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT, or redis+sentinel://HOST:PORT,HOST:PORT/MASTER); none keeps everything in this process', parse: redisUrl }),
+  redis: row({ default: null, env: 'ROOMS_REDIS', flag: 'redis', arg: '<url>', describe: 'Redis URL shared by every node (redis://HOST:PORT, redis+sentinel://HOST:PORT,HOST:PORT/MASTER, or redis+cluster://HOST:PORT,HOST:PORT); none keeps everything in this process', parse: redisUrl }),
   /** Prefix of every Redis key and topic, so several deployments can share one Redis. */
   redisPrefix: row({ default: 'rooms', env: 'ROOMS_REDIS_PREFIX', flag: 'redis-prefix', arg: '<prefix>', describe: 'prefix of every Redis key and topic', parse: prefix }),
   /** Messages kept per channel for clients that resume. */

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
-import { isSentinelUrl, parseSentinelUrl, shownSentinelUrl } from './engine/redis-url.js';
+import { isHostListUrl, shownHostListUrl } from './engine/redis-url.js';
 
 export type { Logger };
 
@@ -17,9 +17,9 @@ export function createLogger(level: LogLevel, fields: Readonly<Record<string, st
  * a Sentinel URL as its Sentinels, master and db. One that does not parse is not shown.
  */
 export function withoutCredentials(url: string): string {
-  if (isSentinelUrl(url)) {
+  if (isHostListUrl(url)) {
     try {
-      return shownSentinelUrl(parseSentinelUrl(url));
+      return shownHostListUrl(url);
     } catch {
       return '(URL not shown)';
     }

@@ -52,7 +52,7 @@ describe('bin/rooms', () => {
   it('a Redis address that is not a redis:// URL exits 2 saying what to give', async () => {
     const { code, stderr } = await runRooms(['--redis', 'localhost:6379']);
     expect(code).to.equal(2);
-    expect(stderr).to.equal('rooms: --redis does not start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://: write redis://HOST:PORT, or redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster for Sentinel\n');
+    expect(stderr).to.equal('rooms: --redis does not start with redis://, rediss://, redis+sentinel:// or redis+cluster:// (rediss for TLS): write redis://HOST:PORT, redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster for Sentinel, or redis+cluster://127.0.0.1:7000,127.0.0.1:7001 for a cluster\n');
   });
 
   it('starts with an unreachable Redis, says degraded on /healthz, and serves its own members', async () => {

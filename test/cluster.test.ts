@@ -1,19 +1,27 @@
+import calculateSlot from 'cluster-key-slot';
 import { expect } from 'chai';
 import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
 import { startNodes } from './support/node.js';
-import { needRedis, RedisServer } from './support/redis.js';
+import { needRedis, RedisCluster, RedisServer } from './support/redis.js';
 
 const isMessage = (e: Event): boolean => e.event === 'message';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-describe('several nodes on one Redis', function () {
+// Every rule of docs/protocol.md across nodes, on one Redis and on a 3-master Redis Cluster (each
+// channel on its slot's shard, sharded Pub/Sub). The Sentinel set has its own suite, sentinel.test.ts.
+const topologies: { name: string; start: () => Promise<{ url: string }> }[] = [
+  { name: 'one Redis', start: () => RedisServer.start() },
+  { name: 'a Redis Cluster', start: () => RedisCluster.start() },
+];
+
+for (const topology of topologies) describe(`several nodes on ${topology.name}`, function () {
   this.timeout(60_000);
-  let redis: RedisServer;
+  let redis: { url: string };
 
   beforeEach(async function () {
     needRedis(this);
-    redis = await RedisServer.start();
+    redis = await topology.start();
   });
 
   it('user_list lists the members of every node, in join order', async () => {
@@ -185,5 +193,45 @@ describe('several nodes on one Redis', function () {
     expect(reply).to.include({ recovered: true, seq: kept[0].seq });
     expect(await back.next('message')).to.include({ message: 'kept' });
     expect((await back.request({ event: 'user_list', auth: reply.message })).message).to.deep.equal(['bob', 'carol']);
+  });
+});
+
+describe('several nodes on a Redis Cluster: sharding', function () {
+  this.timeout(60_000);
+
+  beforeEach(function () {
+    needRedis(this);
+  });
+
+  it('a channel lives on the shard that owns its slot: its keys are there alone, and the nodes subscribe to it there with sharded Pub/Sub only', async () => {
+    const redis = await RedisCluster.start();
+    const [a, b] = await startNodes(redis.url, 2);
+    // Channels until two are on different masters.
+    const ids: string[] = [];
+    const masters = new Set<number>();
+    for (let i = 0; masters.size < 2; i += 1) {
+      const port = (await redis.masterOf(calculateSlot(`rooms:{/channel?id=s${i}}`))).port;
+      if (!masters.has(port)) ids.push(`s${i}`);
+      masters.add(port);
+    }
+    for (const id of ids) {
+      const alice = await join(a.url(id), 'alice');
+      const bob = await join(b.url(id), 'bob');
+      alice.client.send({ event: 'broadcast', message: id, id: 1 });
+      expect(await bob.client.next('message')).to.include({ message: id });
+    }
+    for (const id of ids) {
+      const topic = `rooms:{/channel?id=${id}}`;
+      const owner = await redis.masterOf(calculateSlot(topic));
+      for (const server of redis.servers) {
+        const keys = (await server.admin.call('KEYS', `${topic}*`)) as string[];
+        const sharded = (await server.admin.call('PUBSUB', 'SHARDNUMSUB', topic)) as [string, number];
+        const classic = (await server.admin.call('PUBSUB', 'NUMSUB', topic)) as [string, number];
+        const mine = server === owner;
+        expect(keys.length > 0, `${id}'s keys on ${server.port} (owner ${owner.port})`).to.equal(mine);
+        expect(sharded[1], `${id}'s sharded subscribers on ${server.port}`).to.equal(mine ? 2 : 0);
+        expect(classic[1], `${id}'s classic subscribers on ${server.port}`).to.equal(0);
+      }
+    }
   });
 });

@@ -5,7 +5,7 @@ import { newEpoch, type Draft, type Engine, type EngineOptions, type EngineSink,
 import { MemoryEngine } from '../src/engine/memory.js';
 import { RedisEngine } from '../src/engine/redis.js';
 import { onCleanup } from './support/cleanup.js';
-import { needRedis, RedisServer, SentinelSet } from './support/redis.js';
+import { needRedis, RedisCluster, RedisServer, SentinelSet } from './support/redis.js';
 
 /** A sink that records what an engine delivers and lets a test wait for it. */
 class Recorder implements EngineSink {
@@ -93,6 +93,20 @@ const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => 
       return async (options) => {
         set ??= SentinelSet.start();
         const { url } = await set;
+        const log = pino({ level: 'silent' });
+        return new RedisEngine({ ...options, url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
+      };
+    },
+  },
+  {
+    // The same engine on a 3-master Redis Cluster: each channel on its slot's shard, sharded Pub/Sub.
+    name: 'redis cluster',
+    before: (ctx) => needRedis(ctx),
+    make: () => {
+      let cluster: Promise<RedisCluster> | null = null;
+      return async (options) => {
+        cluster ??= RedisCluster.start();
+        const { url } = await cluster;
         const log = pino({ level: 'silent' });
         return new RedisEngine({ ...options, url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
       };

@@ -74,7 +74,7 @@ describe('Redis URLs', () => {
   });
 
   it('the redis setting refuses what is not a Redis URL, saying what to write and never quoting it, a password in the query too', () => {
-    const scheme = 'does not start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://: write redis://HOST:PORT, or redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster for Sentinel';
+    const scheme = 'does not start with redis://, rediss://, redis+sentinel:// or redis+cluster:// (rediss for TLS): write redis://HOST:PORT, redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster for Sentinel, or redis+cluster://127.0.0.1:7000,127.0.0.1:7001 for a cluster';
     expect(() => parsePartial({ redis: 'localhost:6379' }, 'options')).to.throw(ConfigError, `options: redis ${scheme}`);
     for (const [url, message] of [
       ['user:hunter2@localhost:6379', scheme],
@@ -106,6 +106,39 @@ describe('Redis URLs', () => {
       db: 0,
     });
     expect(parseRedisUrl('redis+sentinel://h1/mymaster/2/?sentinelPassword=p&')).to.include({ name: 'mymaster', db: 2, sentinelPassword: 'p' });
+  });
+
+  it('a redis+cluster:// URL lists the seed nodes (6379 when no port is given) and the credentials; rediss+cluster:// is TLS', () => {
+    expect(parseRedisUrl(`redis+cluster://app:${encodeURIComponent(PASSWORD)}@10.0.0.1:7000,redis-2,[::1]:7001`)).to.deep.equal({
+      kind: 'cluster',
+      tls: false,
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-2', port: 6379 },
+        { host: '::1', port: 7001 },
+      ],
+      username: 'app',
+      password: PASSWORD,
+    });
+    expect(parseRedisUrl('rediss+cluster://h1:7000/')).to.include({ kind: 'cluster', tls: true, username: null, password: null });
+  });
+
+  for (const [url, message] of [
+    ['redis+cluster://', 'names no cluster node: list some as HOST:PORT,HOST:PORT'],
+    ['redis+cluster://h1:7000/0', 'has a path or query after its nodes: a cluster takes neither (it has database 0 only)'],
+    ['redis+cluster://h1:7000?password=x', 'has a path or query after its nodes'],
+    ['redis+cluster://h1:7000,h1:7000', 'lists cluster node address 2 twice: name each cluster node once'],
+    ['redis+cluster://h1:70000', 'has no valid port in cluster node address 1: write HOST:PORT with a port from 1 to 65535 (or no port for 6379)'],
+    [`redis+cluster://:${PASSWORD}@h1`, 'percent-encode / ? # @ in a password'],
+  ]) {
+    it(`refuses ${url}, saying what is wrong and what to write`, () => {
+      expect(() => parseRedisUrl(url)).to.throw(TypeError, message);
+    });
+  }
+
+  it('logs and the banner show a cluster URL as its seed nodes, without user or password', () => {
+    expect(withoutCredentials(`rediss+cluster://app:${encodeURIComponent(PASSWORD)}@h1:7000,h2`)).to.equal('rediss+cluster://h1:7000,h2:6379');
+    expect(withoutCredentials(`redis+cluster://:${PASSWORD}@h1`)).to.equal('(URL not shown)');
   });
 
   it('logs and the banner show a Sentinel URL as its Sentinels, master and db, without user, passwords or query', () => {

@@ -1,7 +1,7 @@
 // Longer than most files here: the Redis engine is one state machine (two connections, their probes,
 // the cut and its end) shared by every operation, and splitting it would spread that state.
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { withoutCredentials, type Logger } from '../log.js';
 import {
   EngineUnavailable,
@@ -17,12 +17,11 @@ import {
   type Recovery,
   type Signal,
 } from './engine.js';
-import { parseRedisUrl, type RedisSentinelTarget, type RedisTarget } from './redis-url.js';
+import { parseRedisUrl, type RedisClusterTarget, type RedisSentinelTarget, type RedisTarget } from './redis-url.js';
 import { isOn, SentinelWatch, type MasterAddress } from './sentinel-watch.js';
-import { BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER, type Script } from './scripts.js';
+import { scripts, type Script } from './scripts.js';
+import { destroy, ShardSubscriber, TopicSubscriber, type Subscriber } from './subscriber.js';
 import { decodeWire, encodeSignal, parseRoute } from './wire.js';
-
-const SCRIPTS = [BEAT, FORGET, JOIN, LEAVE, MEMBERS, PUBLISH, RECOVER];
 
 export interface RedisEngineOptions extends EngineOptions {
   url: string;
@@ -52,12 +51,12 @@ const NO_SENTINEL = 'All sentinels are unreachable';
 const COMMAND_TIMED_OUT = 'Command timed out';
 
 /**
- * The engine for several nodes: one Redis, or the master a set of Sentinels names (not Cluster: the
- * scripts touch keys across channels).
- * Per channel: `seq` and `epoch` strings, a `log` stream (XADD MAXLEN ~), `seen:` keys for
- * duplicate ids, a `presence` hash (user -> node|joined), and a Pub/Sub topic. Per node: a beat in
- * the `nodes` sorted set, and the set of channels it has members in, so the node that finds it dead
- * can remove its members.
+ * The engine for several nodes: one Redis, the master a set of Sentinels names, or a Redis Cluster.
+ * Per channel, every key under its hash tag `PREFIX:{CHANNEL}` (one slot of a cluster): `seq` and
+ * `epoch` strings, a `log` stream (XADD MAXLEN ~), `seen:` keys for duplicate ids, a `presence`
+ * hash (user -> node|joined), the `nodes` with members there (node -> last beat) and those `swept`
+ * as dead, and a Pub/Sub topic (sharded on a cluster). A node beats each channel it has members
+ * in; the others remove it from a channel where it stays silent, with its members.
  *
  * Faults are bounded by `timeout`: a command or a PING (on both connections, every beat) that
  * Redis does not answer in time, or a connection that stays down that long, cuts this node off: both
@@ -70,20 +69,23 @@ const COMMAND_TIMED_OUT = 'Command timed out';
 export class RedisEngine implements Engine {
   readonly kind = 'redis';
   readonly node = randomBytes(6).toString('base64url');
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  /** Scripts, signals and probes; on a cluster, ioredis sends each to the shard of its channel. */
+  private readonly cmd: Redis | Cluster;
+  private readonly sub: Subscriber;
+  private readonly scripts: ReturnType<typeof scripts>;
+  /** The channels this node has joined members in, beaten until it unsubscribes. */
+  private readonly present = new Set<string>();
   /** A node that has not beaten for this long is dead; with beats every `beatEvery`, its members go within presenceTtl. */
   private readonly deadAfter: number;
   private readonly beatEvery: number;
   private readonly topics = new Map<string, string>();
   private cmdReady = false;
-  private subReady = false;
   /** Cut off: set when both connections are gone or Redis stopped answering, cleared once both answer again. */
   private cut = true;
   /** Cuts this node off if it is still not up `timeout` after a connection was lost. */
   private watchdog: NodeJS.Timeout | null = null;
-  /** When each connection's socket connected or became ready, to drop one whose handshake or first PING Redis never answers. */
-  private readonly connectedAt = new Map<Redis, number>();
+  /** When the command connection's socket connected, to drop it if its handshake is never answered. */
+  private cmdConnectedAt: number | null = null;
   /** The last `up` told to the sink. */
   private reported = false;
   /** The last `isolated` the sink saw with `state`. */
@@ -119,56 +121,49 @@ export class RedisEngine implements Engine {
       retryStrategy: (times) => Math.min(RETRY_BASE * 2 ** Math.min(times, 10), RETRY_CAP) * (0.5 + Math.random() / 2),
     };
     const target = parseRedisUrl(options.url);
-    this.cmd = connection(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout });
-    this.sub = connection(target, { ...common, maxRetriesPerRequest: null });
+    const commands: RedisOptions = { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, commandTimeout: options.timeout };
+    const events = {
+      ready: () => this.changed(),
+      lost: () => this.lost(),
+      error: (err: Error) => this.failedToConnect(target, err),
+      message: (topic: string, message: Buffer) => this.received(topic, message),
+    };
+    if (target.kind === 'cluster') {
+      const cluster = clusterConnection(target, commands, common);
+      this.cmd = cluster;
+      this.sub = new ShardSubscriber(cluster, { ...common, ...credentials(target), maxRetriesPerRequest: null }, options.timeout, events);
+      this.scripts = scripts('SPUBLISH');
+      // Each node's connection loads the scripts before anything else it is sent: an EVALSHA refused
+      // with NOSCRIPT and sent again as EVAL would run after the commands queued behind it, out of order.
+      cluster.on('+node', (node: Redis) => this.load(node));
+    } else {
+      this.cmd = connection(target, commands);
+      this.sub = new TopicSubscriber(connection(target, { ...common, maxRetriesPerRequest: null }), options.timeout, events);
+      this.scripts = scripts('PUBLISH');
+    }
     this.sentinels = target.kind === 'sentinel' ? new SentinelWatch(target, options.timeout, (master) => this.follow(master, 'a Sentinel announced +switch-master to')) : null;
     this.deadAfter = Math.round(options.presenceTtl * 0.6);
     this.beatEvery = Math.max(50, Math.round(options.presenceTtl * 0.2));
     this.cmd.on('ready', () => {
       this.cmdReady = true;
-      // Load every script before any command that uses it: an EVALSHA refused with NOSCRIPT and
-      // sent again as EVAL would run after the commands queued behind it, out of order.
-      for (const script of SCRIPTS) this.cmd.script('LOAD', script.lua).catch(() => undefined);
+      this.cmdConnectedAt = null;
+      if (this.cmd instanceof Redis) this.load(this.cmd);
       void this.beat();
     });
-    // Subscriptions are restored by ioredis after 'ready' fires; a PING sent after them answers
-    // once they are all in place, and only then can a history read miss nothing.
-    this.sub.on('ready', () => {
-      this.connectedAt.set(this.sub, Date.now());
-      const stream = this.sub.stream;
-      setImmediate(() => {
-        this.sub.ping().then(
-          () => {
-            this.subReady = this.sub.status === 'ready' && !stream.destroyed;
-            this.changed();
-          },
-          () => undefined,
-        );
-      });
+    this.cmd.on('connect', () => (this.cmdConnectedAt = Date.now()));
+    this.cmd.on('close', () => {
+      this.cmdConnectedAt = null;
+      this.cmdReady = false;
+      this.beaten = false;
+      this.lost();
     });
-    for (const client of [this.cmd, this.sub]) {
-      client.on('connect', () => this.connectedAt.set(client, Date.now()));
-      client.on('close', () => {
-        this.connectedAt.delete(client);
-        if (client === this.cmd) {
-          this.cmdReady = false;
-          this.beaten = false;
-        } else {
-          this.subReady = false;
-        }
-        // With both connections gone nothing can arrive any more: serve this node's members alone.
-        if (!this.cmdReady && !this.subReady) this.cut = true;
-        this.changed();
-      });
-      client.on('error', (err: Error) => {
-        this.lastError = target.kind === 'sentinel' && err.message.startsWith(NO_SENTINEL) ? this.sentinelsSaid(target) : err.message;
-      });
-      // What one Sentinel said while the connection looked for the master; 'error' follows once none named one.
+    this.cmd.on('error', (err: Error) => this.failedToConnect(target, err));
+    // What one Sentinel said while the connection looked for the master; 'error' follows once none named one.
+    for (const client of [this.cmd, ...this.sub.connections]) {
       client.on('sentinelError', (err: Error) => {
         this.sentinelError = err.message;
       });
     }
-    this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.received(topic.toString(), message));
   }
 
   /**
@@ -184,9 +179,9 @@ export class RedisEngine implements Engine {
     return this.cut;
   }
 
-  /** Both connections answer: the command connection has beaten and the subscriber answered a PING. */
+  /** Both sides answer: the command connection has beaten and every subscription is in place. */
   private get answering(): boolean {
-    return this.cmdReady && this.subReady && this.beaten;
+    return this.cmdReady && this.sub.ready && this.beaten;
   }
 
   async start(sink: EngineSink): Promise<void> {
@@ -197,7 +192,8 @@ export class RedisEngine implements Engine {
     // connect() settles once ready or refused, and never while no Sentinel names the master: the
     // connections come up in the background. The first beat and the subscriber's PING follow
     // 'ready': give them a moment, so a node that can reach Redis starts up rather than degraded.
-    for (const client of [this.cmd, this.sub]) client.connect().catch(() => undefined);
+    this.cmd.connect().catch(() => undefined);
+    this.sub.connect();
     if (!this.up) await this.until(true, Math.max(STARTUP_WAIT, this.options.timeout));
     if (!this.up) this.warnDown();
   }
@@ -210,7 +206,7 @@ export class RedisEngine implements Engine {
     if (this.watchdog !== null) clearTimeout(this.watchdog);
     this.watchdog = null;
     this.sentinels?.close();
-    if (this.cmdReady) await this.run(FORGET, [this.key('nodes'), this.nodeChannels()], [this.node, this.options.prefix]).catch(() => undefined);
+    if (this.cmdReady) await Promise.all([...this.present].map((channel) => this.forget(channel)));
     this.cmd.disconnect();
     this.sub.disconnect();
     for (const wake of this.waiters) wake(false);
@@ -219,10 +215,7 @@ export class RedisEngine implements Engine {
   async subscribe(channel: string): Promise<void> {
     const topic = this.topic(channel);
     this.topics.set(topic, channel);
-    const subscribed = this.sub.subscribe(topic).then(
-      () => undefined,
-      () => undefined,
-    );
+    const subscribed = this.sub.subscribe(topic);
     if (!this.up) return;
     let wake: (up: boolean) => void = () => undefined;
     const down = new Promise<void>((resolve) => {
@@ -238,8 +231,9 @@ export class RedisEngine implements Engine {
   unsubscribe(channel: string): void {
     const topic = this.topic(channel);
     this.topics.delete(topic);
-    void this.sub.unsubscribe(topic).catch(() => undefined);
-    if (this.up) void this.cmd.srem(this.nodeChannels(), channel).catch(() => undefined);
+    this.sub.unsubscribe(topic);
+    // No member of this node is left in the channel: it beats there no more.
+    if (this.present.delete(channel) && this.up) void this.forget(channel);
   }
 
   async publish(channel: string, draft: Draft): Promise<Published> {
@@ -248,14 +242,16 @@ export class RedisEngine implements Engine {
     const dedup = key === undefined ? '0' : '1';
     const seen = key === undefined ? k.seq : `${k.base}:seen:${key}`;
     const args = [newEpoch(), POSITION_TTL, draft.head, draft.tail, JSON.stringify(draft.route), this.options.historySize, this.options.historyTtl, dedup, k.base, draft.seen?.epoch ?? '', draft.seen?.seq ?? -1];
-    const reply = await this.run(PUBLISH, [k.seq, k.epoch, k.log, seen], args);
+    const reply = await this.run(this.scripts.PUBLISH, [k.seq, k.epoch, k.log, seen], args);
     const [epoch, seq, duplicate, behind] = reply as [string, number, number, number];
     return { epoch, seq, duplicate: duplicate === 1, ...(behind === 1 ? { behind: true } : {}) };
   }
 
   signal(channel: string, signal: Signal): void {
     if (!this.up) return this.sink.signal(channel, signal);
-    this.cmd.publish(this.topic(channel), encodeSignal(signal)).catch(() => this.sink.signal(channel, signal));
+    const topic = this.topic(channel);
+    const message = encodeSignal(signal);
+    (this.cmd instanceof Cluster ? this.cmd.spublish(topic, message) : this.cmd.publish(topic, message)).catch(() => this.sink.signal(channel, signal));
   }
 
   async join(channel: string, user: string, patient = false): Promise<boolean> {
@@ -263,9 +259,12 @@ export class RedisEngine implements Engine {
     this.unleft.delete(`${channel}\n${user}`);
     let lastAge = -1;
     for (;;) {
-      const args = [user, this.node, this.deadAfter, k.base, channel, PRESENCE_TTL];
-      const [admitted, age] = (await this.run(JOIN, [k.presence, this.key('nodes'), this.nodeChannels()], args)) as [number, number];
-      if (admitted === 1) return true;
+      const args = [user, this.node, this.deadAfter, k.base, PRESENCE_TTL];
+      const [admitted, age] = (await this.run(this.scripts.JOIN, [k.presence, k.nodes], args)) as [number, number];
+      if (admitted === 1) {
+        this.present.add(channel);
+        return true;
+      }
       // The holder's node beat again since the last look: it is alive, and the name is taken.
       if (!patient || this.closed || age < lastAge) return false;
       lastAge = age;
@@ -276,7 +275,7 @@ export class RedisEngine implements Engine {
   async leave(channel: string, user: string): Promise<void> {
     const k = this.keys(channel);
     try {
-      await this.run(LEAVE, [k.presence], [user, this.node, k.base]);
+      await this.run(this.scripts.LEAVE, [k.presence], [user, this.node, k.base]);
     } catch {
       // Redis did not take it: tell this node's members now, and remove the name once Redis is back,
       // or it would stay held by this live node for good.
@@ -286,7 +285,8 @@ export class RedisEngine implements Engine {
   }
 
   async members(channel: string): Promise<string[]> {
-    const reply = (await this.run(MEMBERS, [this.keys(channel).presence, this.key('nodes')], [this.deadAfter])) as string[];
+    const k = this.keys(channel);
+    const reply = (await this.run(this.scripts.MEMBERS, [k.presence, k.nodes], [this.deadAfter])) as string[];
     const entries: { user: string; joined: number }[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) entries.push({ user: reply[i], joined: Number(reply[i + 1]) });
     entries.sort((a, b) => a.joined - b.joined || (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
@@ -296,7 +296,7 @@ export class RedisEngine implements Engine {
   async recover(channel: string, since: number | null, epoch: string | null, own = false): Promise<Recovery> {
     const k = this.keys(channel);
     const seen = own && since !== null && epoch !== null ? [epoch, since] : ['', -1];
-    const reply = (await this.run(RECOVER, [k.seq, k.epoch, k.log], [newEpoch(), POSITION_TTL, since ?? -1, epoch ?? '', ...seen])) as [string, number, [string, string[]][], number];
+    const reply = (await this.run(this.scripts.RECOVER, [k.seq, k.epoch, k.log], [newEpoch(), POSITION_TTL, since ?? -1, epoch ?? '', ...seen])) as [string, number, [string, string[]][], number];
     const position = { epoch: reply[0], seq: reply[1], ...(reply[3] === 1 ? { behind: true } : {}) };
     if (since === null) return { ...position, publications: [], recovered: false };
     const publications: Publication[] = [];
@@ -308,26 +308,53 @@ export class RedisEngine implements Engine {
     return { ...position, ...replay(position, since, epoch, publications) };
   }
 
+  /**
+   * Beats every channel this node has members in (and, with none, PINGs), removing the nodes
+   * silent there: the beat is also the command connection's probe, each command bounded by
+   * `timeout`. Beats, probes and their answers are pipelined, on a cluster per shard.
+   */
   private async beat(): Promise<void> {
     if (this.closed) return;
     this.dropStalledHandshakes();
     void this.askSentinels();
-    if (this.subReady) this.probeSubscriber();
+    this.sub.probe((reason) => this.cutOff(reason));
     if (!this.cmdReady) return;
     const sent = Date.now();
     try {
-      const [absent] = (await this.run(BEAT, [this.key('nodes')], [this.node, this.deadAfter, this.options.prefix])) as [number, number];
+      const channels = [...this.present];
+      const beats = channels.map((channel) => {
+        const k = this.keys(channel);
+        return this.run(this.scripts.BEAT, [k.nodes, k.presence, k.swept], [this.node, this.deadAfter, k.base, PRESENCE_TTL]) as Promise<[number, number]>;
+      });
+      const replies = await Promise.all(beats.length > 0 ? beats : [this.ping()]);
       // Cut off while the beat was under way: it does not count.
       if (!this.cmdReady) return;
       const first = !this.beaten;
       this.beaten = true;
       this.beatAt = sent;
+      // Another node found this one silent and removed its members somewhere: re-join them.
+      const absent = replies.some((reply) => Array.isArray(reply) && reply[0] === 1);
       if (first) this.changed();
-      // Another node found this one silent and removed its members: re-join them.
-      else if (absent === 1 && this.up) this.sink.state(true);
+      else if (absent && this.up) this.sink.state(true);
     } catch {
       // The connection is down; its close handler reports it, and the next beat tries again.
     }
+  }
+
+  /** A probe of the command connection when there is no channel to beat: on a cluster, of every master. */
+  private async ping(): Promise<void> {
+    const nodes = this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd];
+    try {
+      await Promise.all(nodes.map((node) => node.ping()));
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  /** Leaves a channel: this node and any name it still holds there are removed. */
+  private async forget(channel: string): Promise<void> {
+    const k = this.keys(channel);
+    await this.run(this.scripts.FORGET, [k.nodes, k.presence], [this.node, k.base]).catch(() => undefined);
   }
 
   /**
@@ -339,10 +366,11 @@ export class RedisEngine implements Engine {
     this.asking = true;
     // The answers may come as late as redisTimeout (a Sentinel that hangs): they say nothing of
     // connections made since the question was asked.
-    const asked = [this.cmd.stream, this.sub.stream];
+    const links = this.links;
+    const asked = links.map((c) => c.stream);
     try {
       const master = await this.sentinels.master();
-      if (master === null || this.cmd.stream !== asked[0] || this.sub.stream !== asked[1]) return;
+      if (master === null || links.some((c, i) => c.stream !== asked[i])) return;
       this.follow(master, 'the Sentinels name as master');
     } finally {
       this.asking = false;
@@ -352,7 +380,7 @@ export class RedisEngine implements Engine {
   /** Drops both connections when either is on another server than `master`. */
   private follow(master: MasterAddress, reason: string): void {
     if (this.closed) return;
-    const elsewhere = [this.cmd, this.sub].some((c) => {
+    const elsewhere = this.links.some((c) => {
       const { remoteAddress, remotePort } = c.stream ?? {};
       return (c.status === 'ready' || c.status === 'connect') && remoteAddress !== undefined && remotePort !== undefined && !isOn(remoteAddress, remotePort, master);
     });
@@ -362,46 +390,48 @@ export class RedisEngine implements Engine {
   /** The master changed: both connections go at once (already cut off or not), and ioredis asks the Sentinels for the new one. */
   private switched(reason: string): void {
     if (this.closed) return;
-    this.drop(this.cmd);
-    this.drop(this.sub);
+    this.dropCommands();
+    this.sub.drop();
     this.cutOff(reason);
   }
 
-  /**
-   * A subscriber connection that died without closing would leave this node deaf while it looks
-   * up: one that does not answer a PING within `timeout` cuts the node off. (The command connection
-   * is probed by the beat itself, a command with that timeout.)
-   */
-  private probeSubscriber(): void {
-    const stream = this.sub.stream;
-    const timer = setTimeout(() => {
-      if (this.sub.stream !== stream) return;
-      this.drop(this.sub);
-      this.cutOff('redis did not answer a PING on the subscriber connection within redisTimeout');
-    }, this.options.timeout);
-    timer.unref();
-    this.sub.ping().then(
-      () => clearTimeout(timer),
-      () => clearTimeout(timer),
-    );
+  /** On one Redis or a Sentinel's master: the command connection and the subscriber's. */
+  private get links(): Redis[] {
+    return this.cmd instanceof Redis ? [this.cmd, ...this.sub.connections] : [];
   }
 
-  /**
-   * A socket that connected but whose handshake Redis has not answered within `timeout`, or a
-   * subscriber whose first PING after it became ready has not been answered, is dropped and tried
-   * again: a connection made in the middle of a partition can hang like any other.
-   */
+  /** Drops a command connection whose handshake Redis has not answered within `timeout`, and the subscriber's. */
   private dropStalledHandshakes(): void {
-    const now = Date.now();
-    for (const [client, at] of this.connectedAt) {
-      const stalled = client.status === 'connect' || (client === this.sub && client.status === 'ready' && !this.subReady);
-      if (stalled && now - at > this.options.timeout) this.drop(client);
-    }
+    const at = this.cmdConnectedAt;
+    if (this.cmd.status === 'connect' && at !== null && Date.now() - at > this.options.timeout) this.dropCommands();
+    this.sub.dropStalled();
   }
 
-  /** Drops one connection at once, without waiting for a goodbye a dead link would never carry; ioredis connects it again. */
-  private drop(client: Redis): void {
-    if (client.status === 'ready' || client.status === 'connect') client.stream.destroy();
+  /** Drops the command connection (on a cluster, every node's) at once; ioredis connects again. */
+  private dropCommands(): void {
+    if (this.cmd instanceof Redis) return destroy(this.cmd);
+    for (const node of this.cmd.nodes()) destroy(node);
+    if (this.cmd.status === 'ready' || this.cmd.status === 'connect') this.cmd.disconnect(true);
+  }
+
+  /** A connection closed: with both sides gone nothing can arrive any more, so this node serves its members alone. */
+  private lost(): void {
+    if (!this.cmdReady && !this.sub.ready && !this.cut) {
+      this.cut = true;
+      // On a cluster the other shards' subscriptions would still deliver: they go too.
+      this.sub.drop();
+    }
+    this.changed();
+  }
+
+  /** The last error of a connection, for the one line an outage logs. */
+  private failedToConnect(target: RedisTarget, err: Error): void {
+    this.lastError = target.kind === 'sentinel' && err.message.startsWith(NO_SENTINEL) ? this.sentinelsSaid(target) : err.message;
+  }
+
+  /** Loads every script on a connection, ahead of any command that uses them. */
+  private load(client: Redis): void {
+    for (const script of Object.values(this.scripts)) client.script('LOAD', script.lua).catch(() => undefined);
   }
 
   /**
@@ -414,10 +444,9 @@ export class RedisEngine implements Engine {
     this.lastError = reason;
     this.cut = true;
     this.cmdReady = false;
-    this.subReady = false;
     this.beaten = false;
-    this.drop(this.cmd);
-    this.drop(this.sub);
+    this.dropCommands();
+    this.sub.drop();
     this.sink.cut();
     this.changed();
   }
@@ -532,27 +561,19 @@ export class RedisEngine implements Engine {
   private failed(err: unknown): EngineUnavailable {
     const message = err instanceof Error ? err.message : String(err);
     if (message === COMMAND_TIMED_OUT) {
-      this.drop(this.cmd);
+      this.dropCommands();
       this.cutOff('redis did not answer a command within redisTimeout');
     }
     return new EngineUnavailable(message, err instanceof Error && err.name === 'ReplyError');
-  }
-
-  private key(name: string): string {
-    return `${this.options.prefix}:${name}`;
-  }
-
-  private nodeChannels(): string {
-    return this.key(`node:${this.node}:channels`);
   }
 
   private topic(channel: string): string {
     return `${this.options.prefix}:{${channel}}`;
   }
 
-  private keys(channel: string): { base: string; seq: string; epoch: string; log: string; presence: string } {
+  private keys(channel: string): { base: string; seq: string; epoch: string; log: string; presence: string; nodes: string; swept: string } {
     const base = this.topic(channel);
-    return { base, seq: `${base}:seq`, epoch: `${base}:epoch`, log: `${base}:log`, presence: `${base}:presence` };
+    return { base, seq: `${base}:seq`, epoch: `${base}:epoch`, log: `${base}:log`, presence: `${base}:presence`, nodes: `${base}:nodes`, swept: `${base}:swept` };
   }
 }
 
@@ -563,7 +584,7 @@ export class RedisEngine implements Engine {
  * READONLY answer (a master demoted under it); the engine drops it when the Sentinels name
  * another master (SentinelWatch), and then sees a lost connection as on any outage.
  */
-function connection(target: RedisTarget, options: RedisOptions): Redis {
+function connection(target: Exclude<RedisTarget, RedisClusterTarget>, options: RedisOptions): Redis {
   if (target.kind === 'server') return new Redis(target.url, options);
   const tls = target.tls ? {} : undefined;
   const retry = options.retryStrategy;
@@ -592,6 +613,33 @@ function connection(target: RedisTarget, options: RedisOptions): Redis {
     tls,
     sentinelTLS: tls,
   });
+}
+
+/**
+ * The command connection to a Redis Cluster: ioredis asks the seed nodes for the slots, sends each
+ * command to the master of its channel's slot, follows MOVED and ASK, and refreshes the slots when
+ * a node fails. Each node's connection loads the scripts first (see RedisEngine). A command to a
+ * shard that is failing over is tried again until its new master answers, within `commandTimeout`.
+ */
+function clusterConnection(target: RedisClusterTarget, commands: RedisOptions, common: RedisOptions): Cluster {
+  const retry = common.retryStrategy;
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    scaleReads: 'master',
+    slotsRefreshTimeout: commands.connectTimeout,
+    retryDelayOnFailover: RETRY_BASE,
+    retryDelayOnClusterDown: RETRY_BASE,
+    retryDelayOnTryAgain: RETRY_BASE,
+    clusterRetryStrategy: (times) => retry?.(times) ?? null,
+    redisOptions: { ...commands, ...credentials(target) },
+  };
+  return new Cluster(target.nodes, options);
+}
+
+/** The user, password and TLS of a cluster's nodes. */
+function credentials(target: RedisClusterTarget): RedisOptions {
+  return { username: target.username ?? undefined, password: target.password ?? undefined, tls: target.tls ? {} : undefined };
 }
 
 function field(fields: string[], name: string): string | undefined {

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 /**
  * The Lua scripts of the Redis engine. Each runs atomically in Redis, which is what makes a seq,
  * its history entry and its publication one step, and a name's admission a single decision.
- * Times come from Redis (TIME), so the nodes' clocks never have to agree.
+ * Times come from Redis (TIME), so the nodes' clocks never have to agree. Every script touches the
+ * keys of one channel only, which share its hash tag: on a Redis Cluster each runs on the shard
+ * that owns the channel, and publishes there with SPUBLISH (sharded Pub/Sub); on one Redis, PUBLISH.
  */
 export interface Script {
   lua: string;
@@ -14,6 +16,9 @@ export interface Script {
 function script(keys: number, lua: string): Script {
   return { lua, sha: createHash('sha1').update(lua).digest('hex'), keys };
 }
+
+/** How a script publishes: PUBLISH on one Redis, SPUBLISH (to the shard of the channel) on a cluster. */
+export type Publish = 'PUBLISH' | 'SPUBLISH';
 
 const NOW = `
 local t = redis.call('TIME')
@@ -54,9 +59,10 @@ end
  * history ttl, has-dedup ('1'/'0'), pubsub channel, epoch seen, seq seen. Returns {epoch, seq,
  * duplicate, behind}.
  */
-export const PUBLISH = script(
-  4,
-  `${EPOCH}${behind(10, 11)}
+const publish = (verb: Publish): Script =>
+  script(
+    4,
+    `${EPOCH}${behind(10, 11)}
 if ARGV[8] == '1' then
   local prev = redis.call('GET', KEYS[4])
   if prev then
@@ -71,16 +77,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 if ARGV[8] == '1' then redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'PX', ARGV[7]) end
-redis.call('PUBLISH', ARGV[9], 'm' .. seq .. ' ' .. epoch .. ' ' .. ARGV[5] .. '\\n' .. json)
+redis.call('${verb}', ARGV[9], 'm' .. seq .. ' ' .. epoch .. ' ' .. ARGV[5] .. '\\n' .. json)
 return {epoch, seq, 0, behind}`,
-);
+  );
 
 /**
  * KEYS: seq, epoch, log. ARGV: new epoch, position ttl, since (-1 for none), epoch of since ('' for
  * none), the epoch and seq a node delivered up to ('' and -1 when a client asks). Returns {epoch,
  * seq, entries, behind}.
  */
-export const RECOVER = script(
+const RECOVER = script(
   3,
   `${EPOCH}${behind(5, 6)}
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -90,43 +96,69 @@ return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+'), beh
 );
 
 /**
- * KEYS: presence hash, nodes zset, this node's channel set. ARGV: user, node id, dead after (ms),
- * pubsub channel, channel key, presence ttl. Returns {1, 0} when admitted, {0, age} when a live
- * node holds the name, age being how long ago that node last beat. A name held by a dead node is
- * taken over, announcing its leave before the join.
+ * Presence, per channel: the `presence` hash (user -> node|joined, joined in µs), the `nodes`
+ * sorted set of the nodes with members there (node -> its last beat, ms), and `swept`, the nodes
+ * another node removed from it as dead. A node beats every channel it has members in; one silent
+ * for longer than `dead after` is removed from the channel by the next beat of another node there,
+ * with its members. Keeping it all per channel keeps every script within one slot.
  */
-export const JOIN = script(
-  3,
-  `${NOW}
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local node = string.match(cur, '^[^|]*')
-  if node == ARGV[2] then return {1, 0} end
-  local beat = redis.call('ZSCORE', KEYS[2], node)
-  if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return {0, now - tonumber(beat)} end
-  -- Taken over from a dead node before any sweep removed it: its member left, then this one joins.
-  redis.call('PUBLISH', ARGV[4], 'l' .. ARGV[1])
+
+/** Lua: removes the members that node `node` holds in KEYS[presence], announcing each leave; sets `removed`. */
+function removeMembers(verb: Publish, presence: number, node: string, topic: string): string {
+  return `
+local removed = 0
+local all = redis.call('HGETALL', KEYS[${presence}])
+for i = 1, #all, 2 do
+  if string.match(all[i + 1], '^[^|]*') == ${node} then
+    redis.call('HDEL', KEYS[${presence}], all[i])
+    redis.call('${verb}', ${topic}, 'l' .. all[i])
+    removed = removed + 1
+  end
 end
+`;
+}
+
+/**
+ * KEYS: presence hash, channel's nodes zset. ARGV: user, node id, dead after (ms), pubsub channel,
+ * presence ttl. Returns {1, 0} when admitted, {0, age} when a live node holds the name, age being
+ * how long ago that node last beat here. A name held by a dead node is taken over, announcing its
+ * leave before the join. Admitting counts as this node's beat in the channel.
+ */
+const join = (verb: Publish): Script =>
+  script(
+    2,
+    `${NOW}
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local holder = cur and string.match(cur, '^[^|]*')
+if holder and holder ~= ARGV[2] then
+  local beat = redis.call('ZSCORE', KEYS[2], holder)
+  if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return {0, now - tonumber(beat)} end
+  -- Taken over from a dead node before any beat removed it: its member left, then this one joins.
+  redis.call('${verb}', ARGV[4], 'l' .. ARGV[1])
+end
+redis.call('ZADD', KEYS[2], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if holder == ARGV[2] then return {1, 0} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', micros))
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('SADD', KEYS[3], ARGV[5])
-redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('${verb}', ARGV[4], 'j' .. ARGV[1])
 return {1, 0}`,
-);
+  );
 
 /** KEYS: presence hash. ARGV: user, node id, pubsub channel. Removes the name if this node holds it. */
-export const LEAVE = script(
-  1,
-  `local cur = redis.call('HGET', KEYS[1], ARGV[1])
+const leave = (verb: Publish): Script =>
+  script(
+    1,
+    `local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and string.match(cur, '^[^|]*') == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('PUBLISH', ARGV[3], 'l' .. ARGV[1])
+  redis.call('${verb}', ARGV[3], 'l' .. ARGV[1])
 end
 return 0`,
-);
+  );
 
-/** KEYS: presence hash, nodes zset. ARGV: dead after (ms). Returns {user, joined, ...} of live nodes. */
-export const MEMBERS = script(
+/** KEYS: presence hash, channel's nodes zset. ARGV: dead after (ms). Returns {user, joined, ...} held by live nodes. */
+const MEMBERS = script(
   2,
   `${NOW}
 local all = redis.call('HGETALL', KEYS[1])
@@ -149,52 +181,44 @@ return out`,
 );
 
 /**
- * KEYS: nodes zset. ARGV: node id, dead after (ms), key prefix. Records this node's beat, then
- * removes every node silent for longer than `dead after`, with its members, announcing each leave.
- * Only one node's script can remove a given node, so each leave is announced once.
- * Returns {1 if this node was absent (first beat, or it had been removed as dead), leaves announced}.
+ * KEYS: channel's nodes zset, presence hash, swept set. ARGV: node id, dead after (ms), pubsub
+ * channel, presence ttl. Records this node's beat in the channel, then removes every node silent
+ * there for longer than `dead after`, with its members, announcing each leave; only one script
+ * removes a given node, so each leave is announced once. Returns {1 if another node had removed
+ * this one (it was silent: its members here are gone), leaves announced}.
  */
-export const BEAT = script(
-  1,
-  `${NOW}
-local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
+const beat = (verb: Publish): Script =>
+  script(
+    3,
+    `${NOW}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local absent = redis.call('SREM', KEYS[3], ARGV[1])
 local left = 0
-for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))) do
-  redis.call('ZREM', KEYS[1], node)
-  local set = ARGV[3] .. ':node:' .. node .. ':channels'
-  for _, ch in ipairs(redis.call('SMEMBERS', set)) do
-    local base = ARGV[3] .. ':{' .. ch .. '}'
-    local all = redis.call('HGETALL', base .. ':presence')
-    for i = 1, #all, 2 do
-      if string.match(all[i + 1], '^[^|]*') == node then
-        redis.call('HDEL', base .. ':presence', all[i])
-        redis.call('PUBLISH', base, 'l' .. all[i])
-        left = left + 1
-      end
-    end
-  end
-  redis.call('DEL', set)
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))) do
+  redis.call('ZREM', KEYS[1], dead)
+  redis.call('SADD', KEYS[3], dead)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  ${removeMembers(verb, 2, 'dead', 'ARGV[3]')}
+  left = left + removed
 end
-return {added, left}`,
-);
+return {absent, left}`,
+  );
 
 /**
- * KEYS: nodes zset, this node's channel set. ARGV: node id, key prefix. A node that stops cleanly
- * forgets itself, and removes (announcing each leave) any name it still holds.
+ * KEYS: channel's nodes zset, presence hash. ARGV: node id, pubsub channel. A node that leaves a
+ * channel (its last member went, or it stops cleanly) removes itself there, and any name it still
+ * holds, announcing each leave.
  */
-export const FORGET = script(
-  2,
-  `redis.call('ZREM', KEYS[1], ARGV[1])
-for _, ch in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local base = ARGV[2] .. ':{' .. ch .. '}'
-  local all = redis.call('HGETALL', base .. ':presence')
-  for i = 1, #all, 2 do
-    if string.match(all[i + 1], '^[^|]*') == ARGV[1] then
-      redis.call('HDEL', base .. ':presence', all[i])
-      redis.call('PUBLISH', base, 'l' .. all[i])
-    end
-  end
-end
-redis.call('DEL', KEYS[2])
-return 0`,
-);
+const forget = (verb: Publish): Script =>
+  script(
+    2,
+    `redis.call('ZREM', KEYS[1], ARGV[1])
+${removeMembers(verb, 2, 'ARGV[1]', 'ARGV[2]')}
+return removed`,
+  );
+
+/** The scripts, publishing as `verb` does. */
+export function scripts(verb: Publish): { PUBLISH: Script; RECOVER: Script; JOIN: Script; LEAVE: Script; MEMBERS: Script; BEAT: Script; FORGET: Script } {
+  return { PUBLISH: publish(verb), RECOVER, JOIN: join(verb), LEAVE: leave(verb), MEMBERS, BEAT: beat(verb), FORGET: forget(verb) };
+}

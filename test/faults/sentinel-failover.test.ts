@@ -1,23 +1,9 @@
 import { expect } from 'chai';
 import { needRedis } from '../support/redis.js';
 import { check } from './harness/checker.js';
-import { Cluster, SHAPE, TIMING, userListsAgree } from './harness/cluster.js';
+import { Cluster, firstAck, oneEpochEach, SHAPE, TIMING, userListsAgree } from './harness/cluster.js';
 import { expectClean, record, runs } from './harness/report.js';
 import { Traffic } from './harness/traffic.js';
-
-/** When the first message sent at or after `since` was acknowledged with a seq, on any node. */
-function firstAck(traffic: Traffic, since: number): number {
-  const acks = traffic.members.flatMap((m) => [...m.outgoing.values()].flatMap((o) => o.attempts)).filter((a) => a.answer?.kind === 'seq' && a.sentAt >= since);
-  return Math.min(...acks.map((a) => a.answeredAt!));
-}
-
-/** Every member of a channel ends in the same epoch. */
-function oneEpochEach(traffic: Traffic): void {
-  for (const channel of SHAPE.channels) {
-    const epochs = new Set(traffic.inChannel(channel).map((m) => m.position!.epoch));
-    expect(epochs.size, `${channel}: one epoch at the end`).to.equal(1);
-  }
-}
 
 describe('faults: Redis Sentinel fails the master over', function () {
   this.timeout(60_000);

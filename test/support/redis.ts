@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join as joinPath } from 'node:path';
 import { Redis } from 'ioredis';
@@ -40,11 +41,14 @@ export interface RedisServerOptions {
   replicaOf?: number;
   /** A password clients must give (`--requirepass`), also used to replicate a master (`--masterauth`). */
   password?: string;
+  /** A node of a Redis Cluster (`--cluster-enabled yes`), its nodes.conf in `dir`, which it needs. */
+  cluster?: boolean;
 }
 
 /** A real redis-server process of the test's own, on a free port, keeping nothing on disk. */
 export class RedisServer {
   private child: ChildProcess | null = null;
+  private shared: Redis | null = null;
 
   private constructor(
     public port: number,
@@ -71,18 +75,31 @@ export class RedisServer {
   /** Starts it again on the same port: empty, as a Redis that restarts without persistence does, or from the last SAVE in `dir`. */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server is already running');
-    const { alsoBind = [], dir, replicaOf, password } = this.options;
+    const { alsoBind = [], dir, replicaOf, password, cluster = false } = this.options;
     const bind = ['--bind', '127.0.0.1', ...alsoBind, ...(alsoBind.length > 0 ? ['--protected-mode', 'no'] : [])];
     const extra = [
       ...(dir === undefined ? [] : ['--dir', dir]),
       ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
       ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
+      // A master silent for 1 s is failed, and its replica promoted, within a few seconds.
+      ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${this.port}.conf`, '--cluster-node-timeout', '1000'] : []),
     ];
     // A master sends a replica its first snapshot at once, not after the default 5 s wait for others.
     const args = ['--port', String(this.port), ...bind, ...extra, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
     this.child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // A replica is ready once it holds its master's data.
     await started(this.child, replicaOf === undefined ? 'Ready to accept connections' : 'MASTER <-> REPLICA sync: Finished with success', () => (this.child = null));
+  }
+
+  /** A client for commands, shared, and made again once the server restarted; disconnected after the test. */
+  get admin(): Redis {
+    if (this.shared === null || this.shared.status === 'end') {
+      const client = new Redis({ port: this.port, password: this.options.password, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      onCleanup(() => client.disconnect());
+      this.shared = client;
+    }
+    return this.shared;
   }
 
   /** Kills it at once (SIGKILL): clients see their connections drop. */
@@ -110,6 +127,123 @@ export class RedisServer {
     if (this.child === null) throw new Error('redis-server is not running');
     return this.child;
   }
+}
+
+export interface RedisClusterOptions {
+  /** Masters, each with a share of the 16384 slots; 3 unless given. */
+  masters?: number;
+  /** Replicas per master, for a test that fails a master over; none unless given. */
+  replicas?: number;
+}
+
+/**
+ * A Redis Cluster of the test's own: redis-server processes with `--cluster-enabled yes` on free
+ * ports, joined by `redis-cli --cluster create`, their nodes.conf files in a temporary folder; all
+ * are killed and the folder removed after the test.
+ */
+export class RedisCluster {
+  private constructor(readonly servers: RedisServer[]) {}
+
+  static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+    const { masters = 3, replicas = 0 } = options;
+    const dir = await mkdtemp(joinPath(tmpdir(), 'rooms-cluster-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const servers = await Promise.all(Array.from({ length: masters * (1 + replicas) }, () => RedisServer.start({ cluster: true, dir })));
+    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+    const created = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    created.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    created.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(created, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}): ${output}`);
+    const cluster = new RedisCluster(servers);
+    await cluster.settled(servers);
+    return cluster;
+  }
+
+  /** The URL rooms is given: every node as a seed. */
+  get url(): string {
+    return `redis+cluster://${this.servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
+  }
+
+  /** The server that is master of `slot` now, as the first running server that answers says. */
+  async masterOf(slot: number, running = this.servers): Promise<RedisServer> {
+    const ranges = (await running[0].admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (range === undefined) throw new Error(`no node serves slot ${slot}`);
+    return this.byPort(range[2][1]);
+  }
+
+  /** The replica of `master`, as `master` itself says. */
+  async replicaOf(master: RedisServer): Promise<RedisServer> {
+    const id = ((await master.admin.call('CLUSTER', 'MYID')) as string).trim();
+    const lines = ((await master.admin.call('CLUSTER', 'REPLICAS', id)) as string[]).map((l) => l.split(' '));
+    if (lines.length === 0) throw new Error(`master ${master.port} has no replica`);
+    return this.byPort(Number(lines[0][1].split('@')[0].split(':')[1]));
+  }
+
+  /**
+   * SIGKILLs `master`, and resolves once its replica has been promoted and every other server sees
+   * the cluster whole again (cluster_state:ok, the slots served): a shard's failover.
+   */
+  async killMaster(master: RedisServer): Promise<RedisServer> {
+    const replica = await this.replicaOf(master);
+    await master.stop();
+    await this.settled(this.servers.filter((s) => s !== master), master);
+    return replica;
+  }
+
+  /**
+   * Moves `slot` from its master to `to`, keys and all, as `redis-cli --cluster reshard` does one
+   * slot: IMPORTING on the target, MIGRATING on the source, MIGRATE of each key, then the new owner
+   * told to every master.
+   */
+  async moveSlot(slot: number, to: RedisServer): Promise<void> {
+    const from = await this.masterOf(slot);
+    if (from === to) throw new Error(`slot ${slot} is on ${to.port} already`);
+    const [source, target] = [from.admin, to.admin];
+    const [fromId, toId] = await Promise.all([source.call('CLUSTER', 'MYID'), target.call('CLUSTER', 'MYID')]);
+    await target.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', String(fromId));
+    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', String(toId));
+    for (;;) {
+      const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '100')) as string[];
+      if (keys.length === 0) break;
+      await source.call('MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', ...keys);
+    }
+    for (const server of [to, from, ...this.servers.filter((s) => s !== to && s !== from)]) {
+      await server.admin.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', String(toId)).catch(() => undefined);
+    }
+    await this.settled(this.servers);
+  }
+
+  private byPort(port: number): RedisServer {
+    const server = this.servers.find((s) => s.port === port);
+    if (server === undefined) throw new Error(`the cluster names a node on port ${port}, which is not one of its servers`);
+    return server;
+  }
+
+  /**
+   * Resolves once each of `servers` says cluster_state:ok and they agree on every slot's master,
+   * none of them `gone`, asking them every few milliseconds (the cluster bus tells no client when
+   * it settles).
+   */
+  private async settled(servers: RedisServer[], gone?: RedisServer, ms = 30_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const infos = await Promise.all(servers.map((s) => s.admin.call('CLUSTER', 'INFO').then(String, () => '')));
+      const views = await Promise.all(servers.map((s) => s.admin.call('CLUSTER', 'SLOTS').then(owners, () => '')));
+      const agreed = views.every((v) => v !== '' && v === views[0]) && (gone === undefined || !views[0].includes(`@${gone.port} `) && !views[0].endsWith(`@${gone.port}`));
+      if (infos.every((info) => info.includes('cluster_state:ok')) && agreed) return;
+      if (Date.now() > deadline) throw new Error(`the cluster did not settle within ${ms} ms:\n${infos.join('\n')}`);
+      await delay(20);
+    }
+  }
+}
+
+/** CLUSTER SLOTS reduced to each range and its master's port, sorted: what two nodes must agree on. */
+function owners(reply: unknown): string {
+  const ranges = (reply as [number, number, [string, number]][]).map(([from, to, master]) => `${from}-${to}@${master[1]}`);
+  return ranges.sort().join(' ');
 }
 
 /** The Sentinels' name for the master of a {@link SentinelSet}. */

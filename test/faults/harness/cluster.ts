@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createNetns, type Netns } from '../../support/netns.js';
 import { startNode, type RoomsNode } from '../../support/node.js';
-import { RedisServer, SentinelSet } from '../../support/redis.js';
+import { RedisCluster, RedisServer, SentinelSet } from '../../support/redis.js';
 import type { Endpoint, Traffic } from './traffic.js';
 
 export interface ClusterOptions {
@@ -17,6 +17,11 @@ export interface ClusterOptions {
    * the nodes given its redis+sentinel:// URL; `redis` is then the first master.
    */
   sentinel?: boolean;
+  /**
+   * Runs Redis as a Redis Cluster of 3 masters, each with a replica (see test/support/redis.ts),
+   * the nodes given its redis+cluster:// URL; `redis` is then its first server.
+   */
+  redisCluster?: boolean;
 }
 
 /** A Redis and three nodes on it, every process the test's own. */
@@ -27,6 +32,7 @@ export class Cluster {
     readonly nodes: RoomsNode[],
     readonly netns: Netns | null,
     readonly sentinels: SentinelSet | null,
+    readonly shards: RedisCluster | null,
   ) {}
 
   static async start(options: ClusterOptions): Promise<Cluster> {
@@ -34,14 +40,15 @@ export class Cluster {
     // is removed after them.
     const netns = options.partitioned === true ? createNetns() : null;
     const sentinels = options.sentinel === true ? await SentinelSet.start() : null;
-    const redis = sentinels?.servers[0] ?? (await RedisServer.start(netns === null ? {} : { alsoBind: [netns.redisHost] }));
-    const url = sentinels?.url ?? redis.url;
+    const shards = options.redisCluster === true ? await RedisCluster.start({ replicas: 1 }) : null;
+    const redis = sentinels?.servers[0] ?? shards?.servers[0] ?? (await RedisServer.start(netns === null ? {} : { alsoBind: [netns.redisHost] }));
+    const url = sentinels?.url ?? shards?.url ?? redis.url;
     const args = ['--presence-ttl', String(options.presenceTtl), '--redis-timeout', String(options.redisTimeout)];
     const nodes = await Promise.all(
       [0, 1, 2].map((i) => (i === 2 && netns !== null ? startNode(redis.urlAt(netns.redisHost), args, {}, { netns: netns.name, host: netns.nodeHost }) : startNode(url, args))),
     );
     await sentinels?.ready();
-    return new Cluster(options, redis, nodes, netns, sentinels);
+    return new Cluster(options, redis, nodes, netns, sentinels, shards);
   }
 
   get endpoints(): Endpoint[] {
@@ -87,6 +94,20 @@ export async function userListsAgree(traffic: Traffic, nodes: number[]): Promise
       expect(names.length, `${channel} on node ${node} lists a name twice: ${names.join(',')}`).to.equal(new Set(names).size);
       expect([...names].sort(), `user_list of ${channel} on node ${node}`).to.deep.equal(expected);
     }
+  }
+}
+
+/** When the first message sent at or after `since` was acknowledged with a seq, on any node. */
+export function firstAck(traffic: Traffic, since: number): number {
+  const acks = traffic.members.flatMap((m) => [...m.outgoing.values()].flatMap((o) => o.attempts)).filter((a) => a.answer?.kind === 'seq' && a.sentAt >= since);
+  return Math.min(...acks.map((a) => a.answeredAt!));
+}
+
+/** Every member of a channel ends in the same epoch. */
+export function oneEpochEach(traffic: Traffic): void {
+  for (const channel of traffic.options.channels) {
+    const epochs = new Set(traffic.inChannel(channel).map((m) => m.position!.epoch));
+    expect(epochs.size, `${channel}: one epoch at the end`).to.equal(1);
   }
 }
 
