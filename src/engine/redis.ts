@@ -317,6 +317,8 @@ export class RedisEngine implements Engine {
     if (this.closed) return;
     this.dropStalledHandshakes();
     void this.askSentinels();
+    // A slot that moved while no command of this node was MOVED: the subscriber follows the new map.
+    if (this.cmd instanceof Cluster && this.cmdReady) this.cmd.refreshSlotsCache();
     this.sub.probe((reason) => this.cutOff(reason));
     if (!this.cmdReady) return;
     const sent = Date.now();
