@@ -1,8 +1,10 @@
 import calculateSlot from 'cluster-key-slot';
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import { shared } from './support/cleanup.js';
 import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
-import { startNodes } from './support/node.js';
+import { startNodes as startRoomsNodes, type RoomsNode } from './support/node.js';
 import { needRedis, RedisCluster, RedisServer } from './support/redis.js';
 
 const isMessage = (e: Event): boolean => e.event === 'message';
@@ -10,22 +12,47 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 
 // Every rule of docs/protocol.md across nodes, on one Redis and on a 3-master Redis Cluster (each
 // channel on its slot's shard, sharded Pub/Sub). The Sentinel set has its own suite, sentinel.test.ts.
-const topologies: { name: string; start: () => Promise<{ url: string }> }[] = [
-  { name: 'one Redis', start: () => RedisServer.start() },
-  { name: 'a Redis Cluster', start: () => RedisCluster.start() },
+interface Topology {
+  name: string;
+  /** Opened before the suite: `start` gives each test a URL and the arguments its nodes need besides. */
+  open: () => Promise<{ start: () => Promise<{ url: string; args: string[] }>; close: () => Promise<void> }>;
+}
+
+const topologies: Topology[] = [
+  {
+    name: 'one Redis',
+    open: () => Promise.resolve({ start: async () => ({ url: (await RedisServer.start()).url, args: [] }), close: () => Promise.resolve() }),
+  },
+  {
+    // Slower to make: one for the suite, each test with a key prefix of its own.
+    name: 'a Redis Cluster',
+    open: async () => {
+      const { value: cluster, close } = await shared(() => RedisCluster.start());
+      return { start: () => Promise.resolve({ url: cluster.url, args: ['--redis-prefix', `t${randomBytes(4).toString('hex')}`] }), close };
+    },
+  },
 ];
 
 for (const topology of topologies) describe(`several nodes on ${topology.name}`, function () {
   this.timeout(60_000);
-  let redis: { url: string };
+  let opened: Awaited<ReturnType<Topology['open']>> | null = null;
+  let redis: { url: string; args: string[] };
+  const startNodes = (n: number, args: string[] = [], env: Record<string, string> = {}): Promise<RoomsNode[]> => startRoomsNodes(redis.url, n, [...redis.args, ...args], env);
+
+  before(async function () {
+    needRedis(this);
+    opened = await topology.open();
+  });
+
+  after(() => opened?.close());
 
   beforeEach(async function () {
     needRedis(this);
-    redis = await topology.start();
+    redis = await opened!.start();
   });
 
   it('user_list lists the members of every node, in join order', async () => {
-    const [a, b, c] = await startNodes(redis.url, 3);
+    const [a, b, c] = await startNodes(3);
     await join(a.url('1'), 'alice');
     await join(b.url('1'), 'bob');
     const carol = await join(c.url('1'), 'carol');
@@ -34,7 +61,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a name is unique in a channel across nodes', async () => {
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startNodes(2);
     await join(a.url('1'), 'alice');
     const second = await connect(b.url('1'));
     expect(await second.request({ event: 'auth', user: 'alice' })).to.include({ event: 'error', code: 'name_taken' });
@@ -43,7 +70,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('of two nodes admitting the same name at the same moment, exactly one admits it', async () => {
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startNodes(2);
     for (let round = 0; round < 20; round += 1) {
       const x = await connect(a.url(`race${round}`));
       const y = await connect(b.url(`race${round}`));
@@ -55,7 +82,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('talk_with reaches a member on another node; publish and broadcast reach every member on every node once', async () => {
-    const [a, b, c] = await startNodes(redis.url, 3);
+    const [a, b, c] = await startNodes(3);
     const alice = await join(a.url('1'), 'alice');
     const bob = await join(b.url('1'), 'bob');
     const carol = await join(c.url('1'), 'carol');
@@ -75,7 +102,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('join and leave reach presence members on every node', async () => {
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startNodes(2);
     const watcher = await join(a.url('1'), 'watcher', { presence: true });
     const bob = await join(b.url('1'), 'bob');
     expect(await watcher.client.next()).to.deep.equal({ event: 'join', user: 'bob' });
@@ -84,7 +111,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('helloworld and binary frames reach the members of other nodes', async () => {
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startNodes(2);
     const alice = await join(a.url('1'), 'alice');
     const bob = await join(b.url('1'), 'bob');
     alice.client.send({ event: 'helloworld', message: 'there' });
@@ -94,7 +121,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('every member on every node sees the same seq for the same message, in the same order', async () => {
-    const nodes = await startNodes(redis.url, 3);
+    const nodes = await startNodes(3);
     const members = await Promise.all(nodes.map((n, i) => join(n.url('1'), `m${i}`)));
     const each = 20;
     for (let i = 0; i < each; i += 1) for (const m of members) m.client.send({ event: 'broadcast', message: `${m.client === members[0].client ? 'a' : 'x'}${i}` });
@@ -107,7 +134,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a client that drops resumes on another node with since and misses nothing', async () => {
-    const [a, b, c] = await startNodes(redis.url, 3);
+    const [a, b, c] = await startNodes(3);
     const alice = await join(a.url('1'), 'alice');
     const bob = await join(b.url('1'), 'bob');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 0 });
@@ -123,7 +150,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a resume loses nothing and repeats nothing while messages keep arriving during the replay', async () => {
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startNodes(2);
     const alice = await join(a.url('1'), 'alice');
     const bob = await join(b.url('1'), 'bob');
     const total = 600;
@@ -147,7 +174,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
 
   it('the HTTP API publishes through any node to the members of every node, in the channel\'s seq', async () => {
     const key = 'cluster-key-0123456789';
-    const [a, b] = await startNodes(redis.url, 2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
+    const [a, b] = await startNodes(2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
     const alice = await join(a.url('1'), 'alice');
     alice.client.send({ event: 'broadcast', message: 'first' });
     await alice.client.next('message');
@@ -165,7 +192,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('says recovered: false when the Redis history was trimmed past since', async () => {
-    const [a] = await startNodes(redis.url, 1, ['--history-size', '10']);
+    const [a] = await startNodes(1, ['--history-size', '10']);
     const alice = await join(a.url('1'), 'alice');
     for (let i = 1; i <= 300; i += 1) alice.client.send({ event: 'broadcast', message: i, id: i });
     const answers = await until(alice.client, (e) => e.re === 300, (e) => e.re !== undefined);
@@ -178,7 +205,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a node that reaps a channel leaves the history and members that other nodes still use', async () => {
-    const [a, b] = await startNodes(redis.url, 2, ['--reap-schedule', '* * * * * *']);
+    const [a, b] = await startNodes(2, ['--reap-schedule', '* * * * * *']);
     const bob = await join(b.url('1'), 'bob');
     const alice = await join(a.url('1'), 'alice');
     alice.client.send({ event: 'broadcast', message: 'kept', id: 1 });
@@ -205,7 +232,7 @@ describe('several nodes on a Redis Cluster: sharding', function () {
 
   it('a channel lives on the shard that owns its slot: its keys are there alone, and the nodes subscribe to it there with sharded Pub/Sub only', async () => {
     const redis = await RedisCluster.start();
-    const [a, b] = await startNodes(redis.url, 2);
+    const [a, b] = await startRoomsNodes(redis.url, 2);
     // Channels until two are on different masters.
     const ids: string[] = [];
     const masters = new Set<number>();

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { newEpoch, type Draft, type Engine, type EngineOptions, type EngineSink, type Publication, type Signal } from '../src/engine/engine.js';
 import { MemoryEngine } from '../src/engine/memory.js';
 import { RedisEngine } from '../src/engine/redis.js';
-import { onCleanup } from './support/cleanup.js';
+import { onCleanup, shared } from './support/cleanup.js';
 import { needRedis, RedisCluster, RedisServer, SentinelSet } from './support/redis.js';
 
 /** A sink that records what an engine delivers and lets a test wait for it. */
@@ -66,7 +66,11 @@ function messages(recorder: Recorder, channel: string): string[] {
 
 type Make = (options: EngineOptions) => Promise<Engine>;
 
-const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => Make }[] = [
+/** The suite's Redis Cluster: slower to make than the tests it serves, so one for them all, each engine with a prefix of its own. */
+let sharedCluster: RedisCluster | null = null;
+
+/** `open`, when given, runs before the kind's suite, and what it returns after it; `make` is called for each test. */
+const kinds: { name: string; before?: (ctx: Mocha.Context) => void; open?: () => Promise<() => Promise<void>>; make: () => Make }[] = [
   {
     name: 'memory',
     make: () => (options) => Promise.resolve(new MemoryEngine(options)),
@@ -102,14 +106,14 @@ const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => 
     // The same engine on a 3-master Redis Cluster: each channel on its slot's shard, sharded Pub/Sub.
     name: 'redis cluster',
     before: (ctx) => needRedis(ctx),
-    make: () => {
-      let cluster: Promise<RedisCluster> | null = null;
-      return async (options) => {
-        cluster ??= RedisCluster.start();
-        const { url } = await cluster;
-        const log = pino({ level: 'silent' });
-        return new RedisEngine({ ...options, url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 });
-      };
+    open: async () => {
+      const { value, close } = await shared(() => RedisCluster.start());
+      sharedCluster = value;
+      return close;
+    },
+    make: () => (options) => {
+      const log = pino({ level: 'silent' });
+      return Promise.resolve(new RedisEngine({ ...options, url: sharedCluster!.url, prefix: `t${randomBytes(3).toString('hex')}`, log, timeout: 2_000 }));
     },
   },
 ];
@@ -117,6 +121,14 @@ const kinds: { name: string; before?: (ctx: Mocha.Context) => void; make: () => 
 for (const kind of kinds) {
   describe(`engine contract: ${kind.name}`, function () {
     let make: Make;
+    let close: (() => Promise<void>) | undefined;
+
+    before(async function () {
+      kind.before?.(this);
+      close = await kind.open?.();
+    });
+
+    after(() => close?.());
 
     beforeEach(function () {
       kind.before?.(this);
