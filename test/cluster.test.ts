@@ -2,6 +2,7 @@ import calculateSlot from 'cluster-key-slot';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { shared } from './support/cleanup.js';
+import { failoverToLaggingReplica } from './support/failover.js';
 import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
 import { startNodes as startRoomsNodes, type RoomsNode } from './support/node.js';
@@ -223,7 +224,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 });
 
-describe('several nodes on a Redis Cluster: sharding', function () {
+describe('several nodes on a Redis Cluster: its shards', function () {
   this.timeout(60_000);
 
   beforeEach(function () {
@@ -260,5 +261,16 @@ describe('several nodes on a Redis Cluster: sharding', function () {
         expect(classic[1], `${id}'s classic subscribers on ${server.port}`).to.equal(0);
       }
     }
+  });
+
+  it('a shard failing over to a replica that lagged: a new epoch, so seqs past the replica are not given out again; a resume from before is recovered:false, and new messages reach both nodes', async () => {
+    const redis = await RedisCluster.start({ replicas: 1 });
+    const master = await redis.masterOf(calculateSlot('rooms:{/channel?id=1}'));
+    const replica = await redis.replicaOf(master);
+    const nodes = await startRoomsNodes(redis.url, 2, ['--presence-ttl', '2000', '--redis-timeout', '1000']);
+    await failoverToLaggingReplica(nodes, master, replica, async () => {
+      await redis.failedOver(master);
+      expect((await redis.masterOf(calculateSlot('rooms:{/channel?id=1}'), [replica])).port, 'the replica that lagged promoted').to.equal(replica.port);
+    });
   });
 });

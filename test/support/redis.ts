@@ -189,8 +189,13 @@ export class RedisCluster {
   async killMaster(master: RedisServer): Promise<RedisServer> {
     const replica = await this.replicaOf(master);
     await master.stop();
-    await this.settled(this.servers.filter((s) => s !== master), master);
+    await this.failedOver(master);
     return replica;
+  }
+
+  /** Resolves once every server but `master` (dead) sees the cluster whole without it: its replica serves its slots. */
+  failedOver(master: RedisServer): Promise<void> {
+    return this.settled(this.servers.filter((s) => s !== master), master);
   }
 
   /**
