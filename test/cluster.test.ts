@@ -1,7 +1,10 @@
 import calculateSlot from 'cluster-key-slot';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { shared } from './support/cleanup.js';
+import { pino } from 'pino';
+import { NO_SINK } from '../src/engine/engine.js';
+import { RedisEngine } from '../src/engine/redis.js';
+import { onCleanup, shared } from './support/cleanup.js';
 import { failoverToLaggingReplica } from './support/failover.js';
 import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
@@ -272,5 +275,55 @@ describe('several nodes on a Redis Cluster: its shards', function () {
       await redis.failedOver(master);
       expect((await redis.masterOf(calculateSlot('rooms:{/channel?id=1}'), [replica])).port, 'the replica that lagged promoted').to.equal(replica.port);
     });
+  });
+
+  it('a channel subscribed while its shard refuses new connections: the node is not up until the subscription is in place, then is again, and hears the channel', async () => {
+    const redis = await RedisCluster.start();
+    const topic = 'p:{/c?id=t}';
+    const owner = await redis.masterOf(calculateSlot(topic));
+    const states: boolean[] = [];
+    const heard: number[] = [];
+    let wake = (): void => undefined;
+    const make = (): RedisEngine => new RedisEngine({ url: redis.url, prefix: 'p', log: pino({ level: 'silent' }), timeout: 1_000, historySize: 100, historyTtl: 60_000, presenceTtl: 2_000 });
+    const [one, two] = [make(), make()];
+    onCleanup(() => one.close());
+    onCleanup(() => two.close());
+    const changed = (): void => wake();
+    await one.start({
+      ...NO_SINK,
+      state: (up) => {
+        states.push(up);
+        changed();
+      },
+      publication: (_channel, p) => {
+        heard.push(p.seq);
+        changed();
+      },
+    });
+    await two.start(NO_SINK);
+    const until = async (what: string, done: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100).unref();
+        });
+      }
+    };
+    // The node's commands reach the shard; then the shard takes no new connection (maxclients reached).
+    await one.join('/c?id=t', 'u');
+    const clients = Number(/connected_clients:(\d+)/.exec(String(await owner.admin.info('clients')))![1]);
+    await owner.admin.config('SET', 'maxclients', String(clients));
+    await one.subscribe('/c?id=t');
+    expect(one.up, 'up while the channel is not subscribed').to.equal(false);
+    expect(states, 'the sink told').to.deep.equal([true, false]);
+    await owner.admin.config('SET', 'maxclients', '10000');
+    await until('up again', () => one.up);
+    // Down (and perhaps cut off, once that lasted redisTimeout) until the subscription was in place.
+    expect(states.slice(1, -1).every((up) => !up) && states[states.length - 1], `states ${JSON.stringify(states)}`).to.equal(true);
+    await two.publish('/c?id=t', { head: '{"event":"message","message":1', tail: '}', route: { from: 'v', echo: true } });
+    await until('the message heard', () => heard.length > 0);
+    expect(heard).to.deep.equal([1]);
   });
 });

@@ -85,8 +85,9 @@ export class Presence {
     } catch (err) {
       if (!(err instanceof EngineUnavailable)) throw err;
       // Cut off from the store: this node's own members decide, and the name is claimed again once
-      // it is back. A store that is up but failed this once must not let two nodes admit one name.
-      if (this.engine.up) return this.replies.fail(connection, 'unavailable', { message: 'cluster store did not answer: send auth again', re: request.id });
+      // it is back. A store that failed this once, or that this node is not yet cut off from, must
+      // not let two nodes admit one name: the claim that comes back is not sure to be made again.
+      if (!this.engine.isolated) return this.replies.fail(connection, 'unavailable', { message: 'cluster store did not answer: send auth again', re: request.id });
       joined = true;
       this.engine.signal(channel.key, { kind: 'join', user: name });
     }

@@ -1,6 +1,7 @@
 // Longer than most files here: the Redis engine is one state machine (two connections, their probes,
 // the cut and its end) shared by every operation, and splitting it would spread that state.
 import { randomBytes } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { withoutCredentials, type Logger } from '../log.js';
 import {
@@ -47,6 +48,8 @@ const RETRY_CAP = 5_000;
 const FAILOVER_RETRY_CAP = 1_000;
 /** How ioredis's message begins when no Sentinel named a master, whether they were down or did not know the name. */
 const NO_SENTINEL = 'All sentinels are unreachable';
+/** Channels one BEAT script beats on one Redis: enough to keep the calls few, small enough not to hold Redis up (about 1 ms). */
+const BEAT_SLICE = 100;
 /** ioredis's message for a command not answered within commandTimeout. */
 const COMMAND_TIMED_OUT = 'Command timed out';
 
@@ -100,6 +103,10 @@ export class RedisEngine implements Engine {
   private readonly unleft = new Set<string>();
   private beats: NodeJS.Timeout | null = null;
   private beaten = false;
+  /** Fires when the last beat gets too old for the node to count as up, so the sink hears of it. */
+  private lapse: NodeJS.Timeout | null = null;
+  /** This node's names were removed somewhere (it was swept as silent, or the keys were lost): claim them again once up. */
+  private rejoin = false;
   /** When the last beat Redis answered was sent. */
   private beatAt = 0;
   private closed = false;
@@ -205,6 +212,8 @@ export class RedisEngine implements Engine {
     this.beats = null;
     if (this.watchdog !== null) clearTimeout(this.watchdog);
     this.watchdog = null;
+    if (this.lapse !== null) clearTimeout(this.lapse);
+    this.lapse = null;
     this.sentinels?.close();
     if (this.cmdReady) await Promise.all([...this.present].map((channel) => this.forget(channel)));
     this.cmd.disconnect();
@@ -215,8 +224,12 @@ export class RedisEngine implements Engine {
   async subscribe(channel: string): Promise<void> {
     const topic = this.topic(channel);
     this.topics.set(topic, channel);
-    const subscribed = this.sub.subscribe(topic);
-    if (!this.up) return;
+    // Not up: the subscription is in place before the node is up again, and the resync then
+    // fills the channel. Up: wait for it, until the node goes down or `timeout` passes (then the
+    // subscriber counts it as lost, and the node is not up until it is in place).
+    const up = this.up;
+    const subscribed = this.sub.subscribe(topic, up);
+    if (!up) return;
     let wake: (up: boolean) => void = () => undefined;
     const down = new Promise<void>((resolve) => {
       wake = (up) => {
@@ -260,8 +273,10 @@ export class RedisEngine implements Engine {
     let lastAge = -1;
     for (;;) {
       const args = [user, this.node, this.deadAfter, k.base, PRESENCE_TTL];
-      const [admitted, age] = (await this.run(this.scripts.JOIN, [k.presence, k.nodes], args)) as [number, number];
+      const [admitted, age, absent] = (await this.run(this.scripts.JOIN, [k.presence, k.nodes, k.swept], args)) as [number, number, number];
       if (admitted === 1) {
+        // Not among the channel's nodes although it has members there: their names went with it.
+        if (absent === 1 && this.present.has(channel)) this.lostNames();
         this.present.add(channel);
         return true;
       }
@@ -311,35 +326,64 @@ export class RedisEngine implements Engine {
   /**
    * Beats every channel this node has members in (and, with none, PINGs), removing the nodes
    * silent there: the beat is also the command connection's probe, each command bounded by
-   * `timeout`. Beats, probes and their answers are pipelined, on a cluster per shard.
+   * `timeout`. It counts only when every channel answered.
    */
   private async beat(): Promise<void> {
     if (this.closed) return;
     this.dropStalledHandshakes();
     void this.askSentinels();
-    // A slot that moved while no command of this node was MOVED: the subscriber follows the new map.
-    if (this.cmd instanceof Cluster && this.cmdReady) this.cmd.refreshSlotsCache();
     this.sub.probe((reason) => this.cutOff(reason));
     if (!this.cmdReady) return;
     const sent = Date.now();
-    try {
-      const channels = [...this.present];
-      const beats = channels.map((channel) => {
-        const k = this.keys(channel);
-        return this.run(this.scripts.BEAT, [k.nodes, k.presence, k.swept], [this.node, this.deadAfter, k.base, PRESENCE_TTL]) as Promise<[number, number]>;
-      });
-      const replies = await Promise.all(beats.length > 0 ? beats : [this.ping()]);
-      // Cut off while the beat was under way: it does not count.
-      if (!this.cmdReady) return;
-      const first = !this.beaten;
-      this.beaten = true;
-      this.beatAt = sent;
-      // Another node found this one silent and removed its members somewhere: re-join them.
-      const absent = replies.some((reply) => Array.isArray(reply) && reply[0] === 1);
-      if (first) this.changed();
-      else if (absent && this.up) this.sink.state(true);
-    } catch {
-      // The connection is down; its close handler reports it, and the next beat tries again.
+    const groups = this.beatGroups();
+    const replies = await Promise.allSettled(groups.length > 0 ? groups.map((channels) => this.beatChannels(channels)) : [this.ping()]);
+    // Cut off while the beat was under way: it does not count.
+    if (!this.cmdReady || this.closed) return;
+    if (replies.some((r) => r.status === 'rejected')) return;
+    this.beaten = true;
+    this.beatAt = sent;
+    if (this.lapse !== null) clearTimeout(this.lapse);
+    this.lapse = setTimeout(() => this.changed(), this.deadAfter + 1);
+    this.lapse.unref();
+    const wasUp = this.reported;
+    // The first beat, or the first since beats failed for so long that the node stopped counting as up: say so.
+    this.changed();
+    if (this.up) {
+      // changed() just told the sink it is up again, which claims every name; else ask for it.
+      if (this.rejoin && wasUp) this.sink.state(true);
+      this.rejoin = false;
+    }
+  }
+
+  /** The channels to beat, grouped so that one script beats each group: on a cluster, the channels of one slot; else slices. */
+  private beatGroups(): string[][] {
+    const channels = [...this.present];
+    if (!(this.cmd instanceof Cluster)) return Array.from({ length: Math.ceil(channels.length / BEAT_SLICE) }, (_, i) => channels.slice(i * BEAT_SLICE, (i + 1) * BEAT_SLICE));
+    const bySlot = new Map<number, string[]>();
+    for (const channel of channels) {
+      const slot = calculateSlot(this.topic(channel));
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), channel]);
+    }
+    return [...bySlot.values()];
+  }
+
+  /** Beats some channels in one script; notes when this node had been removed from one it still has members in. */
+  private async beatChannels(channels: string[]): Promise<void> {
+    const keys = channels.flatMap((channel) => {
+      const k = this.keys(channel);
+      return [k.nodes, k.presence, k.swept];
+    });
+    const topics = channels.map((channel) => this.topic(channel));
+    const absent = (await this.run(this.scripts.BEAT, keys, [this.node, this.deadAfter, PRESENCE_TTL, ...topics])) as number[];
+    if (channels.some((channel, i) => absent[i] === 1 && this.present.has(channel))) this.lostNames();
+  }
+
+  /** Some of this node's names were removed from Redis: they are claimed again once the node is up. */
+  private lostNames(): void {
+    this.rejoin = true;
+    if (this.up) {
+      this.rejoin = false;
+      this.sink.state(true);
     }
   }
 
@@ -544,13 +588,13 @@ export class RedisEngine implements Engine {
   private async run(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (!this.cmdReady) throw new EngineUnavailable('redis is not connected');
     try {
-      return await this.cmd.evalsha(script.sha, script.keys, ...keys, ...args);
+      return await this.cmd.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw this.failed(err);
     }
     // The script cache was flushed since this connection loaded it: send the script itself.
     try {
-      return await this.cmd.eval(script.lua, script.keys, ...keys, ...args);
+      return await this.cmd.eval(script.lua, keys.length, ...keys, ...args);
     } catch (err) {
       throw this.failed(err);
     }
@@ -621,7 +665,7 @@ function connection(target: Exclude<RedisTarget, RedisClusterTarget>, options: R
  * The command connection to a Redis Cluster: ioredis asks the seed nodes for the slots, sends each
  * command to the master of its channel's slot, follows MOVED and ASK, and refreshes the slots when
  * a node fails. Each node's connection loads the scripts first (see RedisEngine). A command to a
- * shard that is failing over is tried again until its new master answers, within `commandTimeout`.
+ * shard that is failing over fails at once (CLUSTERDOWN, or its master's connection closed).
  */
 function clusterConnection(target: RedisClusterTarget, commands: RedisOptions, common: RedisOptions): Cluster {
   const retry = common.retryStrategy;
@@ -630,8 +674,10 @@ function clusterConnection(target: RedisClusterTarget, commands: RedisOptions, c
     enableOfflineQueue: false,
     scaleReads: 'master',
     slotsRefreshTimeout: commands.connectTimeout,
-    retryDelayOnFailover: RETRY_BASE,
-    retryDelayOnClusterDown: RETRY_BASE,
+    // A command to a shard that is failing over fails at once rather than being sent again later,
+    // perhaps after its caller was told it failed; the caller sends it again (with its id).
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: RETRY_BASE,
     clusterRetryStrategy: (times) => retry?.(times) ?? null,
     redisOptions: { ...commands, ...credentials(target) },

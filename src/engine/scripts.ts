@@ -10,11 +10,10 @@ import { createHash } from 'node:crypto';
 export interface Script {
   lua: string;
   sha: string;
-  keys: number;
 }
 
-function script(keys: number, lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex'), keys };
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
 /** How a script publishes: PUBLISH on one Redis, SPUBLISH (to the shard of the channel) on a cluster. */
@@ -61,7 +60,6 @@ end
  */
 const publish = (verb: Publish): Script =>
   script(
-    4,
     `${EPOCH}${behind(10, 11)}
 if ARGV[8] == '1' then
   local prev = redis.call('GET', KEYS[4])
@@ -87,7 +85,6 @@ return {epoch, seq, 0, behind}`,
  * seq, entries, behind}.
  */
 const RECOVER = script(
-  3,
   `${EPOCH}${behind(5, 6)}
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local since = tonumber(ARGV[3])
@@ -99,56 +96,72 @@ return {epoch, seq, redis.call('XRANGE', KEYS[3], (since + 1) .. '-0', '+'), beh
  * Presence, per channel: the `presence` hash (user -> node|joined, joined in µs), the `nodes`
  * sorted set of the nodes with members there (node -> its last beat, ms), and `swept`, the nodes
  * another node removed from it as dead. A node beats every channel it has members in; one silent
- * for longer than `dead after` is removed from the channel by the next beat of another node there,
- * with its members. Keeping it all per channel keeps every script within one slot.
+ * for longer than `dead after` is removed from the channel, with its members, by the next beat or
+ * join of another node there. Keeping it all per channel keeps every script within one slot.
  */
 
-/** Lua: removes the members that node `node` holds in KEYS[presence], announcing each leave; sets `removed`. */
-function removeMembers(verb: Publish, presence: number, node: string, topic: string): string {
-  return `
-local removed = 0
-local all = redis.call('HGETALL', KEYS[${presence}])
-for i = 1, #all, 2 do
-  if string.match(all[i + 1], '^[^|]*') == ${node} then
-    redis.call('HDEL', KEYS[${presence}], all[i])
-    redis.call('${verb}', ${topic}, 'l' .. all[i])
-    removed = removed + 1
+/**
+ * Lua: `remove(presence, node, topic)` removes the names `node` holds, announcing each leave, and
+ * `sweep(nodes, presence, swept, topic, deadAfter, ttl)` removes every node silent for longer than
+ * `deadAfter`, with its names, noting it in `swept`; each returns how many names went. Only one
+ * script removes a given node or name, so each leave is announced once.
+ */
+const presence = (verb: Publish): string => `
+local function remove(presence, node, topic)
+  local removed = 0
+  local all = redis.call('HGETALL', presence)
+  for i = 1, #all, 2 do
+    if string.match(all[i + 1], '^[^|]*') == node then
+      redis.call('HDEL', presence, all[i])
+      redis.call('${verb}', topic, 'l' .. all[i])
+      removed = removed + 1
+    end
   end
+  return removed
+end
+local function sweep(nodes, presence, swept, topic, deadAfter, ttl)
+  local left = 0
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes, '-inf', now - deadAfter)) do
+    redis.call('ZREM', nodes, dead)
+    redis.call('SADD', swept, dead)
+    redis.call('PEXPIRE', swept, ttl)
+    left = left + remove(presence, dead, topic)
+  end
+  return left
 end
 `;
-}
 
 /**
- * KEYS: presence hash, channel's nodes zset. ARGV: user, node id, dead after (ms), pubsub channel,
- * presence ttl. Returns {1, 0} when admitted, {0, age} when a live node holds the name, age being
- * how long ago that node last beat here. A name held by a dead node is taken over, announcing its
- * leave before the join. Admitting counts as this node's beat in the channel.
+ * KEYS: presence hash, channel's nodes zset, swept set. ARGV: user, node id, dead after (ms),
+ * pubsub channel, presence ttl. Removes the channel's dead nodes first, then returns {1, 0, absent}
+ * when admitted, {0, age, 0} when a live node holds the name, age being how long ago that node
+ * last beat here; absent is 1 when this node was not among the channel's nodes. Admitting counts
+ * as this node's beat in the channel.
  */
 const join = (verb: Publish): Script =>
   script(
-    2,
-    `${NOW}
+    `${NOW}${presence(verb)}
+sweep(KEYS[2], KEYS[1], KEYS[3], ARGV[4], tonumber(ARGV[3]), ARGV[5])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local holder = cur and string.match(cur, '^[^|]*')
 if holder and holder ~= ARGV[2] then
   local beat = redis.call('ZSCORE', KEYS[2], holder)
-  if beat and tonumber(beat) >= now - tonumber(ARGV[3]) then return {0, now - tonumber(beat)} end
-  -- Taken over from a dead node before any beat removed it: its member left, then this one joins.
+  if beat then return {0, now - tonumber(beat), 0} end
+  -- Held by a node the channel does not know (its nodes lost, evicted): that member left, then this one joins.
   redis.call('${verb}', ARGV[4], 'l' .. ARGV[1])
 end
-redis.call('ZADD', KEYS[2], now, ARGV[2])
+local absent = redis.call('ZADD', KEYS[2], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if holder == ARGV[2] then return {1, 0} end
+if holder == ARGV[2] then return {1, 0, absent} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', micros))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('${verb}', ARGV[4], 'j' .. ARGV[1])
-return {1, 0}`,
+return {1, 0, absent}`,
   );
 
 /** KEYS: presence hash. ARGV: user, node id, pubsub channel. Removes the name if this node holds it. */
 const leave = (verb: Publish): Script =>
   script(
-    1,
     `local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and string.match(cur, '^[^|]*') == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -159,7 +172,6 @@ return 0`,
 
 /** KEYS: presence hash, channel's nodes zset. ARGV: dead after (ms). Returns {user, joined, ...} held by live nodes. */
 const MEMBERS = script(
-  2,
   `${NOW}
 local all = redis.call('HGETALL', KEYS[1])
 local alive = {}
@@ -181,28 +193,26 @@ return out`,
 );
 
 /**
- * KEYS: channel's nodes zset, presence hash, swept set. ARGV: node id, dead after (ms), pubsub
- * channel, presence ttl. Records this node's beat in the channel, then removes every node silent
- * there for longer than `dead after`, with its members, announcing each leave; only one script
- * removes a given node, so each leave is announced once. Returns {1 if another node had removed
- * this one (it was silent: its members here are gone), leaves announced}.
+ * KEYS: for each channel, its nodes zset, presence hash and swept set. ARGV: node id, dead after
+ * (ms), presence ttl, then each channel's pubsub channel. Records this node's beat in each
+ * channel, keeps its presence from expiring, and removes the nodes silent there. Returns, per
+ * channel, 1 when this node was not among its nodes (another node removed it as silent, or the
+ * keys were lost: its names there are gone), else 0. The channels share a slot on a cluster.
  */
 const beat = (verb: Publish): Script =>
   script(
-    3,
-    `${NOW}
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-local absent = redis.call('SREM', KEYS[3], ARGV[1])
-local left = 0
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))) do
-  redis.call('ZREM', KEYS[1], dead)
-  redis.call('SADD', KEYS[3], dead)
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
-  ${removeMembers(verb, 2, 'dead', 'ARGV[3]')}
-  left = left + removed
+    `${NOW}${presence(verb)}
+local out = {}
+for c = 1, #KEYS / 3 do
+  local nodes, names, swept = KEYS[3 * c - 2], KEYS[3 * c - 1], KEYS[3 * c]
+  local added = redis.call('ZADD', nodes, now, ARGV[1])
+  redis.call('PEXPIRE', nodes, ARGV[3])
+  redis.call('PEXPIRE', names, ARGV[3])
+  local removed = redis.call('SREM', swept, ARGV[1])
+  sweep(nodes, names, swept, ARGV[3 + c], tonumber(ARGV[2]), ARGV[3])
+  out[c] = (added == 1 or removed == 1) and 1 or 0
 end
-return {absent, left}`,
+return out`,
   );
 
 /**
@@ -212,10 +222,9 @@ return {absent, left}`,
  */
 const forget = (verb: Publish): Script =>
   script(
-    2,
-    `redis.call('ZREM', KEYS[1], ARGV[1])
-${removeMembers(verb, 2, 'ARGV[1]', 'ARGV[2]')}
-return removed`,
+    `${NOW}${presence(verb)}
+redis.call('ZREM', KEYS[1], ARGV[1])
+return remove(KEYS[2], ARGV[1], ARGV[2])`,
   );
 
 /** The scripts, publishing as `verb` does. */

@@ -22,8 +22,12 @@ export interface Subscriber {
   /** The connections now: to tell answers about older ones apart, and to see which servers they are on. */
   readonly connections: readonly Redis[];
   connect(): void;
-  /** Resolves once the topic is subscribed (not while Redis cannot be reached). */
-  subscribe(topic: string): Promise<void>;
+  /**
+   * Subscribes to a topic. `awaited`: the caller waits for the promise (resolved once subscribed, or
+   * after the timeout, the subscription then counted as lost); else the subscriber is not ready
+   * until the topic is subscribed.
+   */
+  subscribe(topic: string, awaited: boolean): Promise<void>;
   unsubscribe(topic: string): void;
   /**
    * A connection that died without closing would leave this node deaf while it looks up: PINGs
@@ -41,6 +45,11 @@ export interface Subscriber {
 }
 
 const STALLED_PING = 'redis did not answer a PING on a subscriber connection within redisTimeout';
+/**
+ * How ioredis's error begins when a reply matched no command: on a shard, the SUNSUBSCRIBE that
+ * Redis sends unasked when a slot moves away, which ioredis takes for a reply.
+ */
+const UNASKED_REPLY = 'Command queue state error';
 
 /** Destroys a connection's socket at once; ioredis connects it again. */
 export function destroy(client: Redis): void {
@@ -112,6 +121,8 @@ export class TopicSubscriber implements Subscriber {
   }
 
   async subscribe(topic: string): Promise<void> {
+    // While the connection is down the SUBSCRIBE waits for it, and the PING that makes this
+    // subscriber ready again follows it.
     await this.redis.subscribe(topic).catch(() => undefined);
   }
 
@@ -192,19 +203,30 @@ export class ShardSubscriber implements Subscriber {
     this.place();
   }
 
-  subscribe(topic: string): Promise<void> {
-    const done = new Promise<void>((resolve) => {
-      const list = this.waiting.get(topic) ?? [];
-      list.push(resolve);
-      this.waiting.set(topic, list);
-    });
+  subscribe(topic: string, awaited: boolean): Promise<void> {
     if (!this.topics.has(topic)) {
       this.topics.set(topic, null);
       this.placeOne(topic);
-    } else if (this.isLive(topic)) {
-      this.woken(topic);
     }
-    return done;
+    if (this.isLive(topic)) return Promise.resolve();
+    if (!awaited) {
+      this.miss(topic);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        // Not in place within the timeout: lost, so the node is not up until it is.
+        if (!this.isLive(topic) && this.topics.has(topic)) this.miss(topic);
+        this.woken(topic);
+      }, this.timeout);
+      timer.unref();
+      const list = this.waiting.get(topic) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.waiting.set(topic, list);
+    });
   }
 
   unsubscribe(topic: string): void {
@@ -291,7 +313,11 @@ export class ShardSubscriber implements Subscriber {
       // The node may have failed over: its slots' new owners come with the next map.
       if (!this.closed) this.cluster.refreshSlotsCache();
     });
-    redis.on('error', (err: Error) => this.events.error(err));
+    redis.on('error', (err: Error) => {
+      // Redis unsubscribed this connection from a slot that moved: drop it, and place its topics anew.
+      if (err.message.startsWith(UNASKED_REPLY)) return destroy(redis);
+      this.events.error(err);
+    });
     // An SSUBSCRIBE answered with MOVED: the map is out of date.
     redis.on('moved', () => this.cluster.refreshSlotsCache());
     redis.on('smessageBuffer', (topic: Buffer, message: Buffer) => this.events.message(topic.toString(), message));
@@ -324,6 +350,7 @@ export class ShardSubscriber implements Subscriber {
   }
 
   private miss(topic: string): void {
+    if (this.missed.has(topic)) return;
     const first = this.missed.size === 0;
     this.missed.add(topic);
     if (first) this.events.lost();
