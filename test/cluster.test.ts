@@ -9,13 +9,14 @@ import { failoverToLaggingReplica } from './support/failover.js';
 import { connect, join, until, type Event } from './support/client.js';
 import { waitForOutput } from './support/cli.js';
 import { startNodes as startRoomsNodes, type RoomsNode } from './support/node.js';
-import { needRedis, RedisCluster, RedisServer } from './support/redis.js';
+import { needRedis, RedisCluster, RedisServer, SentinelSet } from './support/redis.js';
 
 const isMessage = (e: Event): boolean => e.event === 'message';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-// Every rule of docs/protocol.md across nodes, on one Redis and on a 3-master Redis Cluster (each
-// channel on its slot's shard, sharded Pub/Sub). The Sentinel set has its own suite, sentinel.test.ts.
+// Every rule of docs/protocol.md across nodes: on one Redis, on the master of a Sentinel set, and on
+// a 3-master Redis Cluster (each channel on its slot's shard, sharded Pub/Sub). Failovers and the
+// Sentinel URL have suites of their own (sentinel.test.ts, faults/).
 interface Topology {
   name: string;
   /** Opened before the suite: `start` gives each test a URL and the arguments its nodes need besides. */
@@ -27,15 +28,16 @@ const topologies: Topology[] = [
     name: 'one Redis',
     open: () => Promise.resolve({ start: async () => ({ url: (await RedisServer.start()).url, args: [] }), close: () => Promise.resolve() }),
   },
-  {
-    // Slower to make: one for the suite, each test with a key prefix of its own.
-    name: 'a Redis Cluster',
-    open: async () => {
-      const { value: cluster, close } = await shared(() => RedisCluster.start());
-      return { start: () => Promise.resolve({ url: cluster.url, args: ['--redis-prefix', `t${randomBytes(4).toString('hex')}`] }), close };
-    },
-  },
+  // Slower to make: one for the suite, each test with a key prefix of its own.
+  { name: 'a Redis Sentinel set', open: () => sharedBy(() => SentinelSet.start()) },
+  { name: 'a Redis Cluster', open: () => sharedBy(() => RedisCluster.start()) },
 ];
+
+/** Opens a Redis topology for the whole suite; each test gets a key prefix of its own on it. */
+async function sharedBy(start: () => Promise<{ url: string }>): ReturnType<Topology['open']> {
+  const { value, close } = await shared(start);
+  return { start: () => Promise.resolve({ url: value.url, args: ['--redis-prefix', `t${randomBytes(4).toString('hex')}`] }), close };
+}
 
 for (const topology of topologies) describe(`several nodes on ${topology.name}`, function () {
   this.timeout(60_000);

@@ -3,14 +3,12 @@ import { Redis } from 'ioredis';
 import { onCleanup } from './support/cleanup.js';
 import { spawnRooms, waitForOutput } from './support/cli.js';
 import { failoverToLaggingReplica, ready } from './support/failover.js';
-import { connect, join, until, type Event } from './support/client.js';
+import { connect, join, until } from './support/client.js';
 import { startNodes } from './support/node.js';
 import { MASTER_NAME, needRedis, SentinelSet, type RedisServer } from './support/redis.js';
 
 const REDIS_PASSWORD = 'redis-pass/with+odd@chars';
 const SENTINEL_PASSWORD = 'sentinel-pass+0123';
-
-const isMessage = (e: Event): boolean => e.event === 'message';
 
 /** A connection of the test's own to one server of the set, not through the Sentinels; closed after the test. */
 async function direct(server: RedisServer): Promise<Redis> {
@@ -46,35 +44,6 @@ describe('several nodes on a Redis Sentinel set', function () {
     expect((await bob.client.request({ event: 'user_list', auth: bob.token })).message).to.deep.equal(['alice', 'bob']);
     const second = await connect(b.url('1'));
     expect(await second.request({ event: 'auth', user: 'alice' })).to.include({ event: 'error', code: 'name_taken' });
-  });
-
-  it('talk_with reaches a member on the other node, and a broadcast reaches both with the same seq', async () => {
-    const set = await SentinelSet.start();
-    const [a, b] = await startNodes(set.url, 2);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
-    alice.client.send({ event: 'talk_with', auth: alice.token, message: 'psst', with_cilents: ['bob'], id: 1 });
-    expect(await alice.client.next('ack')).to.include({ re: 1, seq: 1 });
-    expect(await bob.client.next('message')).to.include({ message: 'psst', from: 'alice', seq: 1 });
-    bob.client.send({ event: 'broadcast', message: 'everyone', id: 2 });
-    expect(await bob.client.next('message')).to.include({ message: 'everyone', seq: 2 });
-    expect(await bob.client.next('ack')).to.include({ re: 2, seq: 2 });
-    expect(await alice.client.next('message')).to.include({ message: 'everyone', seq: 2 });
-  });
-
-  it('a client that drops resumes on the other node with since and epoch and misses nothing', async () => {
-    const set = await SentinelSet.start();
-    const [a, b] = await startNodes(set.url, 2);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
-    alice.client.send({ event: 'talk_with', auth: alice.token, message: 0 });
-    const last = await bob.client.next('message');
-    bob.client.terminate();
-    for (let i = 1; i <= 5; i += 1) alice.client.send({ event: 'talk_with', auth: alice.token, message: i, id: i });
-    await until(alice.client, (e) => e.event === 'ack' && e.re === 5);
-    const back = await connect(a.url('1'));
-    expect(await back.request({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch }, 'token')).to.include({ recovered: true, seq: 6 });
-    expect((await until(back, (e) => e.message === 5, isMessage)).map((e) => e.message)).to.deep.equal([1, 2, 3, 4, 5]);
   });
 
   it('the banner and the logs show the Sentinel URL without either password', async () => {
