@@ -2,6 +2,7 @@
 // goals, as a text table for stdout and as docs/benchmarks.md.
 import type { ServerName } from './lib/api.js';
 import type { FigureRow, Results } from './results.js';
+import { ON_TOPOLOGY } from './scenarios/on-redis.js';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   rooms: 'rooms',
@@ -29,12 +30,14 @@ export function formatValue(value: number | null | undefined): string {
   return value.toFixed(2);
 }
 
-/** rooms' median over `against`'s, or null when either is missing. */
-export function ratio(row: FigureRow, against: ServerName): number | null {
-  const ours = row.medians.rooms;
-  const theirs = row.medians[against];
+function quotient(ours: number | null | undefined, theirs: number | null | undefined): number | null {
   if (ours === null || ours === undefined || theirs === null || theirs === undefined || theirs === 0) return null;
   return ours / theirs;
+}
+
+/** rooms' median over `against`'s, or null when either is missing. */
+export function ratio(row: FigureRow, against: ServerName): number | null {
+  return quotient(row.medians.rooms, row.medians[against]);
 }
 
 export const formatRatio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
@@ -45,7 +48,7 @@ interface Goal {
   against: ServerName | null;
   figure: (row: FigureRow) => boolean;
   /** The number compared, and whether it meets the goal. */
-  measure: (row: FigureRow) => { shown: string; met: boolean } | null;
+  measure: (row: FigureRow, results: Results) => { shown: string; met: boolean } | null;
 }
 
 function ratioGoal(text: string, against: ServerName, min: number | null, max: number | null, figure: Goal['figure']): Goal {
@@ -74,6 +77,22 @@ function limitGoal(text: string, max: number, figure: Goal['figure']): Goal {
   };
 }
 
+/** rooms' figure of several nodes over its single-process baseline in the same run (FigureSpec.baseline), at most `max`. */
+function baselineGoal(text: string, max: number, figure: Goal['figure']): Goal {
+  return {
+    text,
+    against: null,
+    figure,
+    measure: (row, results) => {
+      const ours = row.medians.rooms;
+      const base = results.figures.find((other) => other.id === row.baseline)?.medians.rooms;
+      const value = quotient(ours, base);
+      if (value === null) return null;
+      return { shown: `${formatRatio(value)} (${formatValue(ours)} over ${formatValue(base)} ${row.unit})`, met: value <= max };
+    },
+  };
+}
+
 const metric = (row: FigureRow): string => row.id.slice(row.id.indexOf('.') + 1);
 
 const GOALS: Goal[] = [
@@ -92,6 +111,12 @@ const GOALS: Goal[] = [
   limitGoal('overload: /healthz within 100 ms', 100, (row) => row.scenario === 'h' && metric(row) === 'healthMax'),
   limitGoal('overload: no reader closed', 0, (row) => row.scenario === 'h' && metric(row) === 'readersClosed'),
   limitGoal('overload: readers get every message in order', 0, (row) => row.scenario === 'h' && metric(row) === 'lost'),
+  // Issue 14: the Redis path, against Socket.IO on its Redis adapter.
+  ratioGoal('cross-node fan-out ≥ 10× Socket.IO', 'socketio', 10, null, (row) => row.scenario === 'i' && metric(row) === 'rate'),
+  ratioGoal('many channels on Redis ≥ 3× Socket.IO', 'socketio', 3, null, (row) => row.scenario === 'j' && metric(row) === 'rate'),
+  baselineGoal('CPU per delivery across nodes ≤ 1.2× one process', 1.2, (row) => row.baseline !== undefined),
+  // At (k)'s fixed rate Redis's idle CPU outweighs the messages, and what is left once it is taken off is noise: only the floods count.
+  ratioGoal("Redis CPU per published message ≤ Socket.IO's", 'socketio', null, 1, (row) => (row.scenario === 'i' || row.scenario === 'j') && metric(row) === 'redisCpu'),
 ];
 
 interface GoalLine {
@@ -105,7 +130,7 @@ function goalLines(results: Results): GoalLine[] {
   const goals = GOALS.filter((goal) => goal.against === null || results.servers.includes(goal.against));
   return goals.flatMap((goal) =>
     results.figures.filter(goal.figure).map((row) => {
-      const measured = goal.measure(row);
+      const measured = goal.measure(row, results);
       return {
         goal: goal.text,
         figure: row.label,
@@ -165,6 +190,26 @@ function floodFrameBytes(results: Results): string {
   return low === high ? `${low} bytes` : `${low} to ${high} bytes depending on the server's envelope`;
 }
 
+/** What docs/benchmarks.md says of the servers in the measurements of several nodes, if the run had any. */
+function onRedis(results: Results): string {
+  const across = results.measurements.flatMap(({ scenario, nodes }) => (nodes === undefined ? [] : [{ scenario, ...nodes }]));
+  if (across.length === 0) return '';
+  const scenarios = [...new Set(across.map(({ scenario }) => `(${scenario})`))].join(', ');
+  const shapes = [...new Set(across.map(({ count, redis }) => `${count} nodes on ${ON_TOPOLOGY[redis]}`))].join(', ');
+  return `
+Across nodes, in ${scenarios}: rooms and Socket.IO 4 each run as ${shapes} of their own
+(redis-server processes keeping nothing on disk), nodes and Redis started fresh for every run.
+rooms runs with \`--redis\` and its defaults otherwise (a publish is one script call on its command
+connection, which also appends the message to the channel's history); Socket.IO with
+@socket.io/redis-adapter on ioredis (a PUBLISH per message). There the *Socket.IO 4* column is
+Socket.IO on its Redis adapter, and CPU per delivery is every node's CPU, summed. Redis CPU per
+published message is the CPU time of the redis-server processes over the window (every thread's
+schedstat in /proc, in ns), less what they used in as long with every member connected and
+nothing published (their own upkeep and the nodes' beats), divided by the messages published in
+the window (the deliveries over the members each message reaches).
+`;
+}
+
 /**
  * docs/benchmarks.md. `profile` is the hand-written "Where the time goes" section
  * (bench/profile-notes.md, measured separately with a CPU profile and a heap snapshot), or null.
@@ -211,7 +256,7 @@ Node (each message serialized and framed once, frames queued per member and writ
 *Socket.IO 4* (\`io.to(room).emit\`, websocket transport only); *Bun*, the fastest pub/sub a
 JavaScript user can pick: \`Bun.serve\` (uWebSockets, in C++) with \`ws.subscribe\` and \`server.publish\`,
 compression off, run by the bun binary. A fresh server process per run.
-
+${onRedis(results)}
 Load generators run in their own processes (a publisher and ${options.workers} receiving workers), with
 sockets bound to source addresses 127.0.0.2 and up. They count at the clients: every receiver must
 get every message exactly once and in order, or the run fails. Latency comes from a send timestamp
@@ -224,9 +269,10 @@ connections) counted at the clients in the same window.
 ## Running it
 
 \`\`\`sh
-npx tsx bench/run.ts                      # everything, 3 runs each (about 15 minutes)
+npx tsx bench/run.ts                      # everything, 3 runs each (about 20 minutes)
 npx tsx bench/run.ts --smoke              # tiny sizes, a few seconds per scenario (what CI runs)
 npx tsx bench/run.ts --only a --servers rooms,ws-batched,bun --runs 5 --client ws
+npx tsx bench/run.ts --only a,i,j,k --servers rooms,socketio   # across nodes on Redis: needs redis-server
 \`\`\`
 `;
 }

@@ -24,6 +24,8 @@ export interface FigureRow {
   label: string;
   unit: string;
   better: 'higher' | 'lower';
+  /** The id of the single-process figure this one of several nodes is compared with (FigureSpec.baseline). */
+  baseline?: string;
   /** Median over the runs without problems; null where no such run. */
   medians: Partial<Record<ServerName, number | null>>;
   /** Every run's value, in run order. */
@@ -35,6 +37,8 @@ export interface MeasurementInfo {
   scenario: ScenarioId;
   title: string;
   method: string;
+  /** The nodes and Redis topology of a measurement of several nodes. */
+  nodes?: Measurement['nodes'];
 }
 
 export interface Results {
@@ -57,6 +61,7 @@ export function summarize(measurements: readonly Measurement[], servers: readonl
         label: figure.label,
         unit: figure.unit,
         better: figure.better,
+        ...(figure.baseline === undefined ? {} : { baseline: figure.baseline }),
         medians: {},
         values: {},
       };

@@ -12,24 +12,33 @@ import { parseOptions, UsageError, USAGE, type Options } from './lib/options.js'
 import { FULL, SMOKE } from './lib/sizes.js';
 import { markdownReport, textReport } from './report.js';
 import { summarize, type Results, type RunRecord } from './results.js';
-import type { Context } from './scenarios/common.js';
+import type { Context, Outcome } from './scenarios/common.js';
 import { Fleet, ServerStartError } from './scenarios/fleet.js';
 import { measurements } from './scenarios/index.js';
 import type { Measurement } from './scenarios/measurement.js';
 import { formatValue } from './report.js';
 
-async function measureOnce(measurement: Measurement, server: ServerName, run: number, ctx: Context): Promise<RunRecord> {
-  const started = performance.now();
-  const record: RunRecord = { measurement: measurement.key, scenario: measurement.scenario, server, run, seconds: 0, values: {}, info: {}, problems: [] };
-  const handle = await ctx.fleet.startServer(server, measurement.settings);
+/** Runs `run` on what was started, into `record`; stops it and resets the workers afterwards. */
+async function measureOn<H extends { stop(): Promise<void> }>(record: RunRecord, ctx: Context, handle: H, run: (handle: H) => Promise<Outcome>): Promise<void> {
   try {
-    const outcome = await measurement.run(handle, ctx);
+    const outcome = await run(handle);
     Object.assign(record, outcome);
   } catch (error) {
     record.problems.push(error instanceof Error ? error.message : String(error));
   } finally {
     await handle.stop();
     await ctx.fleet.resetWorkers().catch((error: unknown) => record.problems.push(`reset failed: ${String(error)}`));
+  }
+}
+
+async function measureOnce(measurement: Measurement, server: ServerName, run: number, ctx: Context): Promise<RunRecord> {
+  const started = performance.now();
+  const record: RunRecord = { measurement: measurement.key, scenario: measurement.scenario, server, run, seconds: 0, values: {}, info: {}, problems: [] };
+  if (measurement.nodes === undefined) {
+    await measureOn(record, ctx, await ctx.fleet.startServer(server, measurement.settings), (handle) => measurement.run(handle, ctx));
+  } else {
+    const { count, redis } = measurement.nodes;
+    await measureOn(record, ctx, await ctx.fleet.startNodes(server, redis, count, measurement.settings), (nodes) => measurement.run(nodes, ctx));
   }
   record.seconds = (performance.now() - started) / 1000;
   return record;
@@ -78,7 +87,7 @@ async function benchmark(options: Options): Promise<{ results: Results; aborted:
     options,
     sizes,
     servers: options.servers,
-    measurements: list.map(({ key, scenario, title, method }) => ({ key, scenario, title, method })),
+    measurements: list.map(({ key, scenario, title, method, nodes }) => ({ key, scenario, title, method, ...(nodes === undefined ? {} : { nodes }) })),
     figures: summarize(list, options.servers, runs),
     runs,
   };

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { onCleanup } from './support/cleanup.js';
+import { needRedis } from './support/redis.js';
 
 interface Results {
   servers: string[];
@@ -16,8 +17,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // The benchmark is not a test and asserts no timings; this only keeps it from rotting: every
 // scenario runs against every server it applies to at tiny sizes, with nothing lost or duplicated.
+// The scenarios across nodes start redis-server processes of their own.
 describe('the benchmark, at smoke sizes', function () {
   this.timeout(180_000);
+
+  before(function () {
+    needRedis(this);
+  });
 
   it('runs every scenario against every server and reports a figure for each', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rooms-bench-'));
@@ -33,7 +39,7 @@ describe('the benchmark, at smoke sizes', function () {
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
     expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun']);
     const scenarios = new Set(results.figures.map((f) => f.id[0]));
-    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+    expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k']);
     for (const figure of results.figures) expect(figure.medians.rooms, figure.id).to.be.a('number');
     for (const run of results.runs) expect(run.problems, `${run.measurement} ${run.server}`).to.deep.equal([]);
   });

@@ -3,8 +3,24 @@
 export const SERVER_NAMES = ['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
+/**
+ * How the Redis under a server of several nodes is deployed: `single` is one redis-server. A
+ * 3-shard Redis Cluster is meant to join it (rooms on `redis+cluster://`, Socket.IO on the redis
+ * adapter's createShardedAdapter).
+ */
+export const REDIS_TOPOLOGIES = ['single'] as const;
+export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number];
+
+/** Where a node finds its Redis: the topology, and the 127.0.0.1 ports of its servers (a cluster's: the seed nodes). */
+export interface RedisTarget {
+  topology: RedisTopology;
+  ports: number[];
+}
+
 /** What a measurement may set in its server process, handed over as JSON in the child's argv[2]. */
 export interface ServerSettings {
+  /** The Redis this process is one node on (rooms and Socket.IO only); none: a server of one process. */
+  redis?: RedisTarget;
   /** rooms' heartbeatInterval in ms; the peers have no heartbeat of their own to set. Default: an hour, so that none fires. */
   heartbeatMs?: number;
   /** rooms' maxBufferedBytes; the peers close no member as too slow. Default: rooms' own (1 MiB). */

@@ -1,4 +1,4 @@
-// Spawns the harness's child processes (servers, client workers) and makes sure none outlives run.ts.
+// Spawns the harness's child processes (servers, client workers, redis-server) and makes sure none outlives run.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -45,6 +45,11 @@ export function spawnBun(file: string, args: readonly string[] = []): ChildProce
       serialization: 'json',
     }),
   );
+}
+
+/** Runs a program of this machine (redis-server), with stdout piped so the caller can see it is ready. */
+export function spawnProgram(command: string, args: readonly string[]): ChildProcess {
+  return track(spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
 }
 
 /** Resolves when the child has exited; SIGKILLs it if it has not exited after `graceMs`. */

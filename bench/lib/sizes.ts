@@ -5,6 +5,8 @@ export interface Sizes {
   messageLength: number;
   /** How long receivers may take to catch up after publishing stops before a message counts as lost. */
   drainTimeoutMs: number;
+  /** (i)-(k): how long Redis's CPU is read with every member connected and nothing published, before publishing starts. */
+  redisIdleMs: number;
   /** (a) One channel, one publisher as fast as credit allows, for each member count. */
   flood: { members: number[]; credit: number; warmupMs: number; windowMs: number };
   /** (b) One channel, one publisher at a fixed rate. */
@@ -37,11 +39,21 @@ export interface Sizes {
     windowMs: number;
     maxBufferedBytes: number;
   };
+  /**
+   * (i) The flood across nodes on Redis: one channel, the publisher on the first node and the
+   * other members spread over every node, `credit` as in (a).
+   */
+  fanOutOnRedis: { members: number; credit: number; warmupMs: number; windowMs: number };
+  /** (j) Many channels across nodes on Redis, one publisher each, every publisher at most `credit` ahead of the slowest receiver. */
+  channelsOnRedis: { channels: number; perChannel: number; credit: number; warmupMs: number; windowMs: number };
+  /** (k) Latency across nodes on Redis: one channel, the publisher on the first node at `hz`, the receivers on the others. */
+  latencyOnRedis: { members: number; hz: number; warmupMs: number; windowMs: number };
 }
 
 export const FULL: Sizes = {
   messageLength: 34,
   drainTimeoutMs: 15_000,
+  redisIdleMs: 1_000,
   flood: { members: [1_000, 5_000], credit: 256, warmupMs: 1_000, windowMs: 4_000 },
   latency: { members: 1_000, hz: 40, warmupMs: 1_000, windowMs: 8_000 },
   manyRooms: { channels: 1_000, perChannel: 10, perMemberHz: 0.5, warmupMs: 2_000, windowMs: 6_000 },
@@ -51,11 +63,16 @@ export const FULL: Sizes = {
   scale: { channels: 100, perChannel: 180, hz: 1, heartbeatMs: 5_000, warmupMs: 2_000, windowMs: 12_000 },
   // rooms' default maxBufferedBytes, 1 MiB.
   overload: { members: 1_000, messageLength: 100, notReading: 50, credit: 256, capacityWarmupMs: 1_000, capacityMs: 3_000, windowMs: 10_000, maxBufferedBytes: 1_048_576 },
+  // (i) has as many members as a flood of (a), whose CPU per delivery it is compared with.
+  fanOutOnRedis: { members: 1_000, credit: 256, warmupMs: 1_000, windowMs: 4_000 },
+  channelsOnRedis: { channels: 300, perChannel: 10, credit: 32, warmupMs: 2_000, windowMs: 4_000 },
+  latencyOnRedis: { members: 1_000, hz: 40, warmupMs: 1_000, windowMs: 8_000 },
 };
 
 export const SMOKE: Sizes = {
   messageLength: 34,
   drainTimeoutMs: 5_000,
+  redisIdleMs: 100,
   flood: { members: [20, 50], credit: 64, warmupMs: 200, windowMs: 500 },
   latency: { members: 20, hz: 40, warmupMs: 200, windowMs: 600 },
   manyRooms: { channels: 2, perChannel: 10, perMemberHz: 5, warmupMs: 200, windowMs: 600 },
@@ -66,4 +83,7 @@ export const SMOKE: Sizes = {
   // The kernel takes about 4 MB for a socket that does not read before rooms' cap counts: the
   // window is long enough for the member not reading to be closed, with a small cap.
   overload: { members: 20, messageLength: 100, notReading: 1, credit: 64, capacityWarmupMs: 200, capacityMs: 300, windowMs: 3_000, maxBufferedBytes: 65_536 },
+  fanOutOnRedis: { members: 20, credit: 64, warmupMs: 200, windowMs: 500 },
+  channelsOnRedis: { channels: 6, perChannel: 4, credit: 16, warmupMs: 200, windowMs: 500 },
+  latencyOnRedis: { members: 20, hz: 40, warmupMs: 200, windowMs: 400 },
 };

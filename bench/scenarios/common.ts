@@ -4,7 +4,9 @@
 import { join } from 'node:path';
 import type { ClientKind, ConnectResult, Mark, MemberSpec, SentCount, Verdict } from '../lib/api.js';
 import { localAddresses } from '../lib/addresses.js';
+import { nowMs } from '../lib/marker.js';
 import type { Sizes } from '../lib/sizes.js';
+import { mergeLatency, type Latency } from '../lib/stats.js';
 import type { Fleet, ServerHandle, Worker } from './fleet.js';
 
 export interface Context {
@@ -88,6 +90,11 @@ export async function connectAll(
   return results;
 }
 
+/** One channel of `memberCount`: its publishing member u0 (slot 0) and the others, receiving only. */
+export function channelMembers(channel: string, memberCount: number): { publishing: MemberSpec[]; receiving: MemberSpec[] } {
+  return { publishing: members(channel, 1, () => 0, true), receiving: members(channel, memberCount - 1, () => 0, false, 1) };
+}
+
 /**
  * One channel of `memberCount`: a publishing real client (slot 0) in the publisher worker,
  * the other members, receiving only, spread over the receiving workers.
@@ -99,10 +106,10 @@ export async function connectOneChannel(
   memberCount: number,
 ): Promise<{ publisher: Worker; all: Worker[] }> {
   const { publisher, receivers, all } = await ctx.fleet.workers();
-  const receiving = split(members(channel, memberCount - 1, () => 0, false, 1), receivers.length);
+  const { publishing, receiving } = channelMembers(channel, memberCount);
   await connectAll(ctx, server, [
-    { worker: publisher, members: members(channel, 1, () => 0, true), kind: 'ws' },
-    ...receiving.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
+    { worker: publisher, members: publishing, kind: 'ws' },
+    ...split(receiving, receivers.length).map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })),
   ], 1);
   return { publisher, all };
 }
@@ -148,21 +155,35 @@ export async function profiled<T>(ctx: Context, server: ServerHandle, name: stri
   return result;
 }
 
+/** What a window reads of the server measured: one process, or every node of a server on Redis. */
+export interface Meter {
+  /** The server's CPU time (user + system) so far, every node's summed, microseconds. */
+  cpuUs(): Promise<number>;
+  /** Redis's CPU time so far, microseconds: only a server of several nodes has a Redis. */
+  redisCpuUs?(): number;
+}
+
 export interface Snapshot {
+  /** When it was taken, wall-clock ms (performance.timeOrigin + now). */
+  at: number;
   serverCpuUs: number;
+  /** 0 for a server without Redis. */
+  redisCpuUs: number;
   marks: Mark[];
 }
 
-/** Marks every worker and reads the server's counters at (nearly) the same moment. */
-export async function snapshot(server: ServerHandle, workers: readonly Worker[], resetHistogram: boolean, takeHistogram: boolean): Promise<Snapshot> {
+/** Marks every worker and reads the server's counters (and its Redis's) at (nearly) the same moment. */
+export async function snapshot(server: Meter, workers: readonly Worker[], resetHistogram: boolean, takeHistogram: boolean): Promise<Snapshot> {
   const [serverCpuUs, marks] = await Promise.all([
     server.cpuUs(),
     Promise.all(workers.map((worker) => worker.call('mark', { resetHistogram, takeHistogram }))),
   ]);
-  return { serverCpuUs, marks };
+  return { at: nowMs(), serverCpuUs, redisCpuUs: server.redisCpuUs?.() ?? 0, marks };
 }
 
 export interface Window {
+  /** From the first snapshot to the second, as the harness saw it. */
+  seconds: number;
   delivered: number;
   /** Deliveries per second: each worker's count over its own clock, summed. */
   perSecond: number;
@@ -170,6 +191,8 @@ export interface Window {
   cpuUsPerDelivery: number;
   /** Mean bytes per delivered frame on the wire (0 when the client kind cannot see frames). */
   frameBytes: number;
+  /** Redis's CPU over the window, microseconds (0 without Redis). */
+  redisCpuUs: number;
 }
 
 export function windowOf(before: Snapshot, after: Snapshot): Window {
@@ -185,11 +208,86 @@ export function windowOf(before: Snapshot, after: Snapshot): Window {
   });
   const cpu = after.serverCpuUs - before.serverCpuUs;
   return {
+    seconds: (after.at - before.at) / 1000,
     delivered,
     perSecond,
     cpuUsPerDelivery: delivered > 0 ? cpu / delivered : Number.NaN,
     frameBytes: delivered > 0 ? bytes / delivered : 0,
+    redisCpuUs: after.redisCpuUs - before.redisCpuUs,
   };
+}
+
+/** A window's snapshots at its start and its end. */
+export interface Span {
+  before: Snapshot;
+  after: Snapshot;
+}
+
+/** What a window of publishing measured, and whether every receiver then got every message once and in order. */
+export interface Measured {
+  window: Window;
+  sent: SentCount[];
+  problems: string[];
+}
+
+export interface CreditPlan {
+  /** The worker whose publishing members send (it has sent nothing yet). */
+  publisher: Worker;
+  /** Every worker with receivers: the slowest of them sets the credit. */
+  workers: readonly Worker[];
+  ahead: number;
+  warmupMs: number;
+  windowMs: number;
+}
+
+/**
+ * The flood: publishing under startCredit's flow control, a window of `windowMs` after
+ * `warmupMs` (run through `around`, which may profile it), then publishing stops and the
+ * receivers must catch up with everything sent.
+ */
+export async function underCredit(ctx: Context, server: Meter, plan: CreditPlan, around = (work: () => Promise<Span>): Promise<Span> => work()): Promise<Measured> {
+  const { publisher, workers, ahead, warmupMs, windowMs } = plan;
+  const endCredit = await startCredit(publisher, workers, ahead);
+  try {
+    await sleep(warmupMs);
+    const { before, after } = await around(async () => {
+      const start = await snapshot(server, workers, false, false);
+      await sleep(windowMs);
+      return { before: start, after: await snapshot(server, workers, false, false) };
+    });
+    const sent = await stopPublishing([publisher]);
+    return { window: windowOf(before, after), sent, problems: await verify(ctx, workers, sent) };
+  } finally {
+    endCredit();
+  }
+}
+
+export interface RatePlan {
+  /** The workers whose publishing members send, each at `perMemberHz`. */
+  publishers: readonly Worker[];
+  /** Every worker with receivers. */
+  workers: readonly Worker[];
+  perMemberHz: number;
+  warmupMs: number;
+  windowMs: number;
+}
+
+/**
+ * Publishing at a fixed rate: deliveries and their latency over `windowMs` after `warmupMs`, then
+ * publishing stops and the receivers must catch up with everything sent.
+ */
+export async function atRate(ctx: Context, server: Meter, plan: RatePlan): Promise<Measured & { latencies: Latency | null }> {
+  const { publishers, workers, perMemberHz, warmupMs, windowMs } = plan;
+  await Promise.all(publishers.map((worker) => worker.call('rate', { perMemberHz })));
+  await sleep(warmupMs);
+  const before = await snapshot(server, workers, true, false);
+  await sleep(windowMs);
+  const after = await snapshot(server, workers, false, true);
+  const sent = await stopPublishing(publishers);
+  const problems = await verify(ctx, workers, sent);
+  const latencies = mergeLatency(after.marks.map((mark) => mark.histogram));
+  if (latencies === null) problems.push('no latency samples');
+  return { window: windowOf(before, after), sent, problems, latencies };
 }
 
 /** Stops every publisher and returns what each sent. */

@@ -1,11 +1,13 @@
 // The processes of a benchmark: client workers (kept for the whole invocation: one publisher,
-// several receivers), one fresh server process per measurement, and the /healthz prober of (h).
+// several receivers), one fresh server process per measurement (or several nodes on a fresh
+// Redis), and the /healthz prober of (h).
 import type { ChildProcess } from 'node:child_process';
 import {
   protoOf,
   type HealthApi,
   type HealthEvents,
   type Proto,
+  type RedisTopology,
   type ServerApi,
   type ServerEvents,
   type ServerName,
@@ -15,6 +17,7 @@ import {
 } from '../lib/api.js';
 import { BUN, reap, spawnBun, spawnTs } from '../lib/children.js';
 import { procCpuUs, procPeakRss, resetPeakRss } from '../lib/proc-cpu.js';
+import { RedisDeployment } from '../lib/redis-server.js';
 import { RpcClient } from '../lib/rpc.js';
 
 export type Worker = RpcClient<WorkerApi, WorkerEvents>;
@@ -54,6 +57,36 @@ export class ServerHandle {
   async stop(): Promise<void> {
     this.rpc.notify('shutdown', null);
     await reap(this.child);
+  }
+}
+
+/** A server run as several node processes, each a server of its own, on one Redis deployment. */
+export class NodeSet {
+  readonly proto: Proto;
+
+  constructor(
+    readonly name: ServerName,
+    readonly nodes: readonly ServerHandle[],
+    readonly redis: RedisDeployment,
+  ) {
+    this.proto = protoOf(name);
+  }
+
+  /** Every node's CPU time (user + system) so far, summed, microseconds. */
+  async cpuUs(): Promise<number> {
+    const each = await Promise.all(this.nodes.map((node) => node.cpuUs()));
+    return each.reduce((sum, us) => sum + us, 0);
+  }
+
+  /** Redis's CPU time (every redis-server of the deployment) so far, microseconds. */
+  redisCpuUs(): number {
+    return this.redis.cpuUs();
+  }
+
+  /** Stops the nodes, then Redis. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()));
+    await this.redis.stop();
   }
 }
 
@@ -121,6 +154,22 @@ export class Fleet {
       child.kill('SIGKILL');
       throw new ServerStartError(`server ${name} failed to start: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /** Starts a fresh Redis of `topology`, then `count` nodes of `name` on it, all at once. */
+  async startNodes(name: ServerName, topology: RedisTopology, count: number, settings: ServerSettings = {}): Promise<NodeSet> {
+    let redis: RedisDeployment;
+    try {
+      redis = await RedisDeployment.start(topology);
+    } catch (error) {
+      throw new ServerStartError(`redis (${topology}) failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const started = await Promise.allSettled(Array.from({ length: count }, () => this.startServer(name, { ...settings, redis: redis.target })));
+    const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed === undefined) return new NodeSet(name, nodes, redis);
+    await new NodeSet(name, nodes, redis).stop();
+    throw failed.reason;
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // The publisher may run at most `credit` messages ahead of the slowest receiver: workers report
 // their slowest client's counter every 5 ms, and this harness forwards the new credit.
 import type { Sizes } from '../lib/sizes.js';
-import { connectOneChannel, PROGRESS_MS, profiled, snapshot, sleep, startCredit, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import { connectOneChannel, PROGRESS_MS, profiled, totalSent, underCredit, type Outcome } from './common.js';
 import type { Measurement } from './measurement.js';
 
 const CHANNEL = 'flood';
@@ -24,25 +24,14 @@ export function flood(sizes: Sizes, memberCount: number): Measurement {
     async run(server, ctx): Promise<Outcome> {
       const { credit: ahead, warmupMs, windowMs } = sizes.flood;
       const { publisher, all } = await connectOneChannel(ctx, server, CHANNEL, memberCount);
-      const endCredit = await startCredit(publisher, all, ahead);
-      try {
-        await sleep(warmupMs);
-        const { before, after } = await profiled(ctx, server, `a${memberCount}`, async () => {
-          const start = await snapshot(server, all, false, false);
-          await sleep(windowMs);
-          return { before: start, after: await snapshot(server, all, false, false) };
-        });
-        const sent = await stopPublishing([publisher]);
-        const problems = await verify(ctx, all, sent);
-        const window = windowOf(before, after);
-        return {
-          values: { rate: window.perSecond, cpu: window.cpuUsPerDelivery },
-          info: { members: memberCount, delivered: window.delivered, frameBytes: window.frameBytes, sent: totalSent(sent), credit: ahead },
-          problems,
-        };
-      } finally {
-        endCredit();
-      }
+      const { window, sent, problems } = await underCredit(ctx, server, { publisher, workers: all, ahead, warmupMs, windowMs }, (work) =>
+        profiled(ctx, server, `a${memberCount}`, work),
+      );
+      return {
+        values: { rate: window.perSecond, cpu: window.cpuUsPerDelivery },
+        info: { members: memberCount, delivered: window.delivered, frameBytes: window.frameBytes, sent: totalSent(sent), credit: ahead },
+        problems,
+      };
     },
   };
 }

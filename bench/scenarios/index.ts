@@ -1,8 +1,12 @@
 // Every measurement of a run, in order, sized by `sizes`.
+import { REDIS_TOPOLOGIES } from '../lib/api.js';
 import type { Sizes } from '../lib/sizes.js';
+import { channelsOnRedis } from './channels-on-redis.js';
+import { fanOutOnRedis } from './fan-out-on-redis.js';
 import { flood } from './flood.js';
 import { idle } from './idle.js';
 import { latency } from './latency.js';
+import { latencyOnRedis } from './latency-on-redis.js';
 import { manyRooms } from './many-rooms.js';
 import type { Measurement, ScenarioId } from './measurement.js';
 import { overload } from './overload.js';
@@ -20,6 +24,7 @@ export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measure
     reap(sizes),
     scale(sizes),
     overload(sizes),
+    ...REDIS_TOPOLOGIES.flatMap((topology) => [fanOutOnRedis(sizes, topology), channelsOnRedis(sizes, topology), latencyOnRedis(sizes, topology)]),
   ];
   return all.filter((measurement) => only.includes(measurement.scenario));
 }

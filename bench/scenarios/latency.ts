@@ -1,7 +1,6 @@
 // (b) Latency at a fixed rate: one publisher, `hz` messages per second to one channel.
 import type { Sizes } from '../lib/sizes.js';
-import { mergeLatency } from '../lib/stats.js';
-import { connectOneChannel, snapshot, sleep, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import { atRate, connectOneChannel, totalSent, type Outcome } from './common.js';
 import type { Measurement } from './measurement.js';
 
 const CHANNEL = 'latency';
@@ -24,16 +23,7 @@ export function latency(sizes: Sizes): Measurement {
     ],
     async run(server, ctx): Promise<Outcome> {
       const { publisher, all } = await connectOneChannel(ctx, server, CHANNEL, memberCount);
-      await publisher.call('rate', { perMemberHz: hz });
-      await sleep(warmupMs);
-      const before = await snapshot(server, all, true, false);
-      await sleep(windowMs);
-      const after = await snapshot(server, all, false, true);
-      const sent = await stopPublishing([publisher]);
-      const problems = await verify(ctx, all, sent);
-      const window = windowOf(before, after);
-      const latencies = mergeLatency(after.marks.map((mark) => mark.histogram));
-      if (latencies === null) problems.push('no latency samples');
+      const { window, sent, problems, latencies } = await atRate(ctx, server, { publishers: [publisher], workers: all, perMemberHz: hz, warmupMs, windowMs });
       return {
         values: latencies === null ? {} : { p50: latencies.p50Ms, p99: latencies.p99Ms, max: latencies.maxMs },
         info: {

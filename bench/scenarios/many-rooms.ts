@@ -1,7 +1,6 @@
 // (c) Many rooms: `channels` channels of `perChannel` members, every member publishing at a low rate.
 import type { Sizes } from '../lib/sizes.js';
-import { mergeLatency } from '../lib/stats.js';
-import { connectAll, members, snapshot, sleep, split, stopPublishing, totalSent, verify, windowOf, type Outcome } from './common.js';
+import { atRate, connectAll, members, split, totalSent, type Outcome } from './common.js';
 import type { Measurement } from './measurement.js';
 
 export function manyRooms(sizes: Sizes): Measurement {
@@ -25,16 +24,7 @@ export function manyRooms(sizes: Sizes): Measurement {
       const rooms = Array.from({ length: channels }, (_, c) => members(`room${c}`, perChannel, (i) => i, true));
       const blocks = split(rooms, receivers.length).map((block) => block.flat());
       await connectAll(ctx, server, blocks.map((block, i) => ({ worker: receivers[i], members: block, kind: ctx.kind })), perChannel);
-      await Promise.all(receivers.map((worker) => worker.call('rate', { perMemberHz })));
-      await sleep(warmupMs);
-      const before = await snapshot(server, receivers, true, false);
-      await sleep(windowMs);
-      const after = await snapshot(server, receivers, false, true);
-      const sent = await stopPublishing(receivers);
-      const problems = await verify(ctx, receivers, sent);
-      const window = windowOf(before, after);
-      const latencies = mergeLatency(after.marks.map((mark) => mark.histogram));
-      if (latencies === null) problems.push('no latency samples');
+      const { window, sent, problems, latencies } = await atRate(ctx, server, { publishers: receivers, workers: receivers, perMemberHz, warmupMs, windowMs });
       const values: Record<string, number> = { rate: window.perSecond, cpu: window.cpuUsPerDelivery };
       if (latencies !== null) values.p99 = latencies.p99Ms;
       return {

@@ -1,7 +1,8 @@
-// The product: rooms, started through its public API.
+// The product: rooms, started through its public API; one node of several when the measurement
+// gives it a Redis.
 import { pino } from 'pino';
 import { createRoomServer, type RoomServerOptions } from '../../src/index.js';
-import { serverSettings, type SlowClose } from '../lib/api.js';
+import { serverSettings, type RedisTarget, type SlowClose } from '../lib/api.js';
 import { nowMs } from '../lib/marker.js';
 import { host } from './host.js';
 
@@ -29,6 +30,14 @@ const logger = pino({
   },
 });
 
+/** rooms' --redis for `target`. */
+function redisUrl(target: RedisTarget): string {
+  switch (target.topology) {
+    case 'single':
+      return `redis://127.0.0.1:${target.ports[0]}`;
+  }
+}
+
 /** Every option the benchmark passes to rooms. Rate limits, when rooms gets them, are raised here. */
 const ROOMS_OPTIONS: RoomServerOptions = {
   port: 0,
@@ -40,6 +49,8 @@ const ROOMS_OPTIONS: RoomServerOptions = {
   authTimeout: 3_600_000,
   // The overload scenario sets it; every other measurement runs with rooms' default.
   maxBufferedBytes: settings.maxBufferedBytes,
+  // The scenarios of several nodes run each on a Redis of its own, with rooms' defaults for the rest.
+  redis: settings.redis === undefined ? undefined : redisUrl(settings.redis),
   // The load generator is one well-behaved peer opening thousands of connections and publishing
   // as fast as credit allows: the limits meant for hostile clients are lifted.
   messageRate: 0,

@@ -1,10 +1,14 @@
 // Peer: Socket.IO 4, websocket transport only. A member joins with auth { room, user }, gets a
 // 'token' event, publishes with 'broadcast' (io.to(room).emit, sender included) or 'talk_with'
-// (socket.to(room).emit, sender excluded) and receives 'message' events.
+// (socket.to(room).emit, sender excluded) and receives 'message' events. Given a Redis, it is one
+// node of several, on @socket.io/redis-adapter.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { Server, type ServerOptions } from 'socket.io';
+import { serverSettings, type RedisTarget } from '../lib/api.js';
 import { host } from './host.js';
 
 const CHANNEL_ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -30,9 +34,26 @@ function memberOf(auth: unknown): Member | null {
   return { room, user, token: randomBytes(16).toString('hex') };
 }
 
+/**
+ * The redis adapter on `target`, and what resolves once both of its connections answer: the
+ * subscriber's PING is answered after the subscription the adapter asked for before it.
+ */
+function redisAdapter(target: RedisTarget): { adapter: ServerOptions['adapter']; answering(): Promise<unknown> } {
+  switch (target.topology) {
+    case 'single': {
+      const pub = new Redis(target.ports[0], '127.0.0.1');
+      const sub = pub.duplicate();
+      return { adapter: createAdapter(pub, sub), answering: () => Promise.all([pub.ping(), sub.ping()]) };
+    }
+  }
+}
+
 await host(async () => {
+  const { redis } = serverSettings();
   const http = createServer();
-  const io = new Server(http, { transports: ['websocket'], serveClient: false });
+  const scaleOut = redis === undefined ? null : redisAdapter(redis);
+  const io = new Server(http, { transports: ['websocket'], serveClient: false, ...(scaleOut === null ? {} : { adapter: scaleOut.adapter }) });
+  await scaleOut?.answering();
   io.use((socket, next) => {
     const member = memberOf(socket.handshake.auth);
     if (member === null) {
