@@ -57,9 +57,9 @@ const COMMAND_TIMED_OUT = 'Command timed out';
  * The engine for several nodes: one Redis, the master a set of Sentinels names, or a Redis Cluster.
  * Per channel, every key under its hash tag `PREFIX:{CHANNEL}` (one slot of a cluster): `seq` and
  * `epoch` strings, a `log` stream (XADD MAXLEN ~), `seen:` keys for duplicate ids, a `presence`
- * hash (user -> node|joined), the `nodes` with members there (node -> last beat) and those `swept`
- * as dead, and a Pub/Sub topic (sharded on a cluster). A node beats each channel it has members
- * in; the others remove it from a channel where it stays silent, with its members.
+ * hash (user -> node|joined), the `nodes` with members there (node -> last beat), and a Pub/Sub
+ * topic (sharded on a cluster). A node beats each channel it has members in; the others remove it
+ * from a channel where it stays silent, with its members.
  *
  * Faults are bounded by `timeout`: a command or a PING (on both connections, every beat) that
  * Redis does not answer in time, or a connection that stays down that long, cuts this node off: both
@@ -273,7 +273,7 @@ export class RedisEngine implements Engine {
     let lastAge = -1;
     for (;;) {
       const args = [user, this.node, this.deadAfter, k.base, PRESENCE_TTL];
-      const [admitted, age, absent] = (await this.run(this.scripts.JOIN, [k.presence, k.nodes, k.swept], args)) as [number, number, number];
+      const [admitted, age, absent] = (await this.run(this.scripts.JOIN, [k.presence, k.nodes], args)) as [number, number, number];
       if (admitted === 1) {
         // Not among the channel's nodes although it has members there: their names went with it.
         if (absent === 1 && this.present.has(channel)) this.lostNames();
@@ -371,7 +371,7 @@ export class RedisEngine implements Engine {
   private async beatChannels(channels: string[]): Promise<void> {
     const keys = channels.flatMap((channel) => {
       const k = this.keys(channel);
-      return [k.nodes, k.presence, k.swept];
+      return [k.nodes, k.presence];
     });
     const topics = channels.map((channel) => this.topic(channel));
     const absent = (await this.run(this.scripts.BEAT, keys, [this.node, this.deadAfter, PRESENCE_TTL, ...topics])) as number[];
@@ -617,9 +617,9 @@ export class RedisEngine implements Engine {
     return `${this.options.prefix}:{${channel}}`;
   }
 
-  private keys(channel: string): { base: string; seq: string; epoch: string; log: string; presence: string; nodes: string; swept: string } {
+  private keys(channel: string): { base: string; seq: string; epoch: string; log: string; presence: string; nodes: string } {
     const base = this.topic(channel);
-    return { base, seq: `${base}:seq`, epoch: `${base}:epoch`, log: `${base}:log`, presence: `${base}:presence`, nodes: `${base}:nodes`, swept: `${base}:swept` };
+    return { base, seq: `${base}:seq`, epoch: `${base}:epoch`, log: `${base}:log`, presence: `${base}:presence`, nodes: `${base}:nodes` };
   }
 }
 
