@@ -1,11 +1,14 @@
 import calculateSlot from 'cluster-key-slot';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { NO_SINK } from '../src/engine/engine.js';
+import { newEpoch, NO_SINK } from '../src/engine/engine.js';
 import { RedisEngine } from '../src/engine/redis.js';
+import { scripts } from '../src/engine/scripts.js';
 import { onCleanup } from './support/cleanup.js';
 import { connect, join } from './support/client.js';
 import { startNode, startNodes, type RoomsNode } from './support/node.js';
+import { roomsClient } from './support/rooms-client.js';
+import { metric, startServer } from './support/server.js';
 import { needRedis, RedisCluster, RedisServer } from './support/redis.js';
 
 const NODE_ARGS = ['--presence-ttl', '2000', '--redis-timeout', '1000'];
@@ -92,5 +95,57 @@ describe('presence on Redis, when Redis loses it or a node goes', function () {
     await until('bob claimed', async () => (await owner.admin.hexists('rooms:{/channel?id=1}:presence', 'bob')) === 1);
     const second = await connect(a.url('1'));
     expect(await second.request({ event: 'auth', user: 'bob' })).to.include({ event: 'error', code: 'name_taken' });
+  });
+
+  it('a resync claims every name once: names lost from many channels at once do not queue a resync per channel', async () => {
+    const redis = await RedisServer.start();
+    // A beat every 2 s: the auth below comes before the next one, so a join is the first to find the names gone.
+    const node = await startNode(redis.url, ['--presence-ttl', '10000']);
+    const channels = Array.from({ length: 30 }, (_, i) => `c${i}`);
+    for (const id of channels) await join(node.url(id), `m-${id}`);
+    const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await redis.admin.info('commandstats')))?.[1] ?? 0);
+    await redis.admin.flushall();
+    const before = await calls();
+    // A second member in c0: its join is the first to find the node missing from a channel it has members in.
+    await join(node.url('c0'), 'late');
+    await until('every name claimed again', async () => (await Promise.all(channels.map((id) => redis.admin.hexists(`rooms:{/channel?id=${id}}:presence`, `m-${id}`)))).every((n) => n === 1));
+    await until('the resyncs done', async () => (await health(node)) === 'ok');
+    // Two resyncs at most (each a claim and a history read per channel, 62 scripts) and the beats:
+    // a resync queued by each of the resync's claims that found the node missing made 31 (about 1,900).
+    expect((await calls()) - before).to.be.below(channels.length * 6);
+  });
+
+  it('the client library sends auth again while the node cannot claim its name, and goes live on the same socket once it can', async () => {
+    const redis = await RedisServer.start();
+    const { url, http } = await startServer({ redis: redis.url });
+    // Redis refuses every write (NOREPLICAS): the node is up, and cannot claim a name.
+    await redis.admin.config('SET', 'min-replicas-to-write', '1');
+    const alice = roomsClient(url('1'), { user: 'alice', minDelay: 50 });
+    const errors: unknown[] = [];
+    alice.client.on('error', (err) => errors.push(err));
+    const live = alice.client.connect();
+    await until('auth answered unavailable', async () => (await metric(http, 'rooms_errors_total{code="unavailable"}')) > 0);
+    await redis.admin.config('SET', 'min-replicas-to-write', '0');
+    await live;
+    expect(errors, 'no error for the application').to.deep.equal([]);
+    expect(alice.states.map((s) => s.state)).to.deep.equal(['connecting', 'live']);
+  });
+});
+
+describe('the publish script keeps a channel position', () => {
+  beforeEach(function () {
+    needRedis(this);
+  });
+
+  it("its seq outlives its epoch, never the reverse: a seq that expired first would count from 1 again in the same epoch", async () => {
+    const redis = await RedisServer.start();
+    const { PUBLISH } = scripts('PUBLISH');
+    const ttl = 60_000;
+    for (let i = 0; i < 3; i += 1) {
+      await redis.admin.eval(PUBLISH.lua, 4, 'k:{c}:seq', 'k:{c}:epoch', 'k:{c}:log', 'k:{c}:seq', newEpoch(), ttl, '{"event":"message"', '}', '{"from":"a","echo":true}', 10, ttl, '0', 'k:{c}', '', -1);
+      const [seq, epoch] = await Promise.all([redis.admin.pttl('k:{c}:seq'), redis.admin.pttl('k:{c}:epoch')]);
+      expect(seq - epoch, `publish ${i + 1}: seq's ttl ${seq} against epoch's ${epoch}`).to.be.above(900);
+      expect(epoch).to.be.at.least(ttl);
+    }
   });
 });

@@ -9,19 +9,13 @@ import { onCleanup } from './support/cleanup.js';
 import { join } from './support/client.js';
 import { eventually } from './support/eventually.js';
 import { startReceiver } from './support/hook-receiver.js';
-import { startServer } from './support/server.js';
+import { metric, startServer } from './support/server.js';
 
 const SECRET = 'webhook-secret-0123456789';
 const ALL = [...WEBHOOK_EVENTS];
 
 function expectedSignature(raw: Buffer): string {
   return `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`;
-}
-
-async function metric(http: (path: string) => string, series: string): Promise<number> {
-  const text = await (await fetch(http('/metrics'))).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
 }
 
 describe('webhooks', () => {

@@ -83,6 +83,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
   /** The connection token from the `token` reply, which user_list and talk_with must carry. */
   private connectionToken: string | null = null;
   private authId: RequestId | null = null;
+  /** The auth frame sent on the current socket, to send again when the server could not answer it. */
+  private authFrame: string | null = null;
   private sentSince = false;
   /** Whether this connection's auth asked for the channel's last messages (`history`, first connection only). */
   private askedHistory = false;
@@ -275,7 +277,22 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
       // since 0 without an epoch: the server replays what its history holds.
       auth.since = 0;
     }
-    socket.send(JSON.stringify(auth));
+    this.authFrame = JSON.stringify(auth);
+    socket.send(this.authFrame);
+  }
+
+  /**
+   * The server could not claim the name just now (its cluster store did not answer): the same auth
+   * goes again on the same socket after minDelay, until it is answered or connectTimeout gives the
+   * socket up.
+   */
+  private authAgain(): void {
+    const socket = this.socket;
+    const frame = this.authFrame;
+    if (socket === null || frame === null) return;
+    setTimeout(() => {
+      if (this.socket === socket && this.authFrame === frame && this.current.state !== 'live') socket.send(frame);
+    }, this.options.minDelay);
   }
 
   private received(data: unknown): void {
@@ -349,6 +366,8 @@ export class RoomsClient extends Emitter<RoomsClientEvents> {
       this.pending.delete(frame.re);
       return entry.fail(error);
     }
+    // The name could not be claimed yet: asked again (authAgain), not news for the application.
+    if (frame.re !== undefined && frame.re === this.authId && error.code === 'unavailable') return this.authAgain();
     this.lastError = error;
     // A name taken on a reconnection is retried (see dropped): not news for the application.
     if (frame.re !== undefined && frame.re === this.authId && error.code === 'name_taken' && this.everLive) return;

@@ -41,6 +41,8 @@ export class Presence {
   /** Resyncs queued or under way, and the last of them. */
   private resyncs = 0;
   private resyncing: Promise<void> = Promise.resolve();
+  /** A resync is queued and has not started yet. */
+  private queued = false;
 
   constructor(private readonly options: PresenceOptions) {
     this.engine = options.engine;
@@ -146,11 +148,20 @@ export class Presence {
     this.options.onMembership(channel, name, 'removed');
   }
 
-  /** Runs a resync after any still under way; the node counts as degraded until all are done. */
+  /**
+   * Runs a resync after any still under way; the node counts as degraded until all are done. One
+   * waiting to start is enough: it claims every name as things stand when it starts (a resync's own
+   * claims may each report names lost, and must not queue one more resync apiece).
+   */
   resync(): void {
+    if (this.queued) return;
+    this.queued = true;
     this.resyncs += 1;
     this.resyncing = this.resyncing
-      .then(() => this.claimAgain())
+      .then(() => {
+        this.queued = false;
+        return this.claimAgain();
+      })
       .catch((err: unknown) => this.replies.log.error({ err }, 'resync after Redis came back failed'))
       .finally(() => {
         this.resyncs -= 1;

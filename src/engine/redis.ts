@@ -48,8 +48,13 @@ const RETRY_CAP = 5_000;
 const FAILOVER_RETRY_CAP = 1_000;
 /** How ioredis's message begins when no Sentinel named a master, whether they were down or did not know the name. */
 const NO_SENTINEL = 'All sentinels are unreachable';
-/** Channels one BEAT script beats on one Redis: enough to keep the calls few, small enough not to hold Redis up (about 1 ms). */
-const BEAT_SLICE = 100;
+/**
+ * Channels one BEAT script beats on one Redis: few calls, yet short scripts (well under 1 ms, and
+ * about 4 µs more per name when it removes a dead node's), so other commands run in between.
+ */
+const BEAT_SLICE = 20;
+/** How often the cluster's slot map is read again, besides on MOVED. */
+const SLOTS_REFRESH = 5_000;
 /** ioredis's message for a command not answered within commandTimeout. */
 const COMMAND_TIMED_OUT = 'Command timed out';
 
@@ -343,7 +348,7 @@ export class RedisEngine implements Engine {
     this.beaten = true;
     this.beatAt = sent;
     if (this.lapse !== null) clearTimeout(this.lapse);
-    this.lapse = setTimeout(() => this.changed(), this.deadAfter + 1);
+    this.lapse = setTimeout(() => this.changed(), sent + this.deadAfter + 1 - Date.now());
     this.lapse.unref();
     const wasUp = this.reported;
     // The first beat, or the first since beats failed for so long that the node stopped counting as up: say so.
@@ -679,6 +684,9 @@ function clusterConnection(target: RedisClusterTarget, commands: RedisOptions, c
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: RETRY_BASE,
+    // ioredis 5 refreshes the slot map only on MOVED and on reconnection unless told to: a slot
+    // moved while this node sent nothing there is found within this.
+    slotsRefreshInterval: SLOTS_REFRESH,
     clusterRetryStrategy: (times) => retry?.(times) ?? null,
     redisOptions: { ...commands, ...credentials(target) },
   };

@@ -37,6 +37,21 @@ local function keep(key, ttl)
 end
 `;
 
+/**
+ * `position(seq, epoch, ttl)`: keep() for the seq and epoch keys, together, the seq a second past
+ * its epoch: a seq that outlives its epoch is deleted with it (EPOCH), while one that expired first
+ * would count from 1 again in the same epoch.
+ */
+const POSITION = `
+local function position(seq, epoch, ttl)
+  ttl = tonumber(ttl)
+  if redis.call('PTTL', epoch) < ttl or redis.call('PTTL', seq) < ttl then
+    redis.call('PEXPIRE', epoch, math.floor(ttl * 1.1))
+    redis.call('PEXPIRE', seq, math.floor(ttl * 1.1) + 1000)
+  end
+end
+`;
+
 /** A lost epoch key means the history is lost: start a new epoch with an empty history. */
 const EPOCH = `
 local epoch = redis.call('GET', KEYS[2])
@@ -72,7 +87,7 @@ end
  */
 const publish = (verb: Publish): Script =>
   script(
-    `${KEEP}${EPOCH}${behind(10, 11)}
+    `${KEEP}${POSITION}${EPOCH}${behind(10, 11)}
 if ARGV[8] == '1' then
   local prev = redis.call('GET', KEYS[4])
   if prev then
@@ -83,8 +98,7 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local json = ARGV[3] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[4]
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'r', ARGV[5], 'j', json)
-keep(KEYS[1], ARGV[2])
-keep(KEYS[2], ARGV[2])
+position(KEYS[1], KEYS[2], ARGV[2])
 keep(KEYS[3], ARGV[7])
 if ARGV[8] == '1' then redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'PX', ARGV[7]) end
 redis.call('${verb}', ARGV[9], 'm' .. seq .. ' ' .. epoch .. ' ' .. ARGV[5] .. '\\n' .. json)

@@ -25,3 +25,10 @@ export async function startServer(options: RoomServerOptions = {}): Promise<Star
 }
 
 export { once };
+
+/** The value of one series (`name{labels}`) in a server's /metrics; NaN when it has none yet. */
+export async function metric(http: (path: string) => string, series: string): Promise<number> {
+  const text = await (await fetch(http('/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}

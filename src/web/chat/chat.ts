@@ -259,6 +259,8 @@ function explain(error: RoomsErrorLike & { user?: string }): string {
       return 'The server did not confirm your message in time; it may not have been delivered.';
     case 'shutting_down':
       return 'The server is restarting; the page reconnects by itself.';
+    case 'unavailable':
+      return 'The server could not reach its cluster store just now; your message may not have gone out. Send it again.';
     default:
       return error.message;
   }
