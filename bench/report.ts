@@ -1,6 +1,6 @@
 // The report: every figure per server, the ratios of rooms to the ceiling, Socket.IO and Bun, the
 // goals, as a text table for stdout and as docs/benchmarks.md.
-import type { ServerName } from './lib/api.js';
+import { CLUSTER_SHARDS, REDIS_TOPOLOGIES, type RedisTopology, type ServerName } from './lib/api.js';
 import type { FigureRow, Results } from './results.js';
 import { ON_TOPOLOGY } from './scenarios/on-redis.js';
 
@@ -190,23 +190,36 @@ function floodFrameBytes(results: Results): string {
   return low === high ? `${low} bytes` : `${low} to ${high} bytes depending on the server's envelope`;
 }
 
+/** How rooms and Socket.IO use each Redis topology, for docs/benchmarks.md. */
+const TOPOLOGY_NOTES: Record<RedisTopology, string> = {
+  single: `On ${ON_TOPOLOGY.single}, rooms runs with \`--redis redis://\` and its defaults otherwise (a publish is
+one script call on its command connection, which also appends the message to the channel's
+history); Socket.IO with @socket.io/redis-adapter on ioredis (a PUBLISH per message).`,
+  cluster: `On ${ON_TOPOLOGY.cluster} (${CLUSTER_SHARDS} masters, no replicas, joined by \`redis-cli --cluster create\`),
+rooms gets \`redis+cluster://\` with every master as a seed, and keeps each channel on its
+slot's shard (its keys, scripts and sharded Pub/Sub); Socket.IO runs the adapter's
+\`createShardedAdapter\` on the \`redis\` package's cluster client (ioredis's cannot do sharded
+Pub/Sub on a cluster): an SPUBLISH per message on the room's own channel, which each node
+SSUBSCRIBEs to once it holds a member of that room. Redis's CPU there is the sum over the
+${CLUSTER_SHARDS} redis-server processes.`,
+};
+
 /** What docs/benchmarks.md says of the servers in the measurements of several nodes, if the run had any. */
 function onRedis(results: Results): string {
   const across = results.measurements.flatMap(({ scenario, nodes }) => (nodes === undefined ? [] : [{ scenario, ...nodes }]));
   if (across.length === 0) return '';
   const scenarios = [...new Set(across.map(({ scenario }) => `(${scenario})`))].join(', ');
-  const shapes = [...new Set(across.map(({ count, redis }) => `${count} nodes on ${ON_TOPOLOGY[redis]}`))].join(', ');
+  const shapes = [...new Set(across.map(({ count, redis }) => `${count} nodes on ${ON_TOPOLOGY[redis]}`))].join(', and as ');
+  const topologies = REDIS_TOPOLOGIES.filter((topology) => across.some(({ redis }) => redis === topology));
   return `
 Across nodes, in ${scenarios}: rooms and Socket.IO 4 each run as ${shapes} of their own
 (redis-server processes keeping nothing on disk), nodes and Redis started fresh for every run.
-rooms runs with \`--redis\` and its defaults otherwise (a publish is one script call on its command
-connection, which also appends the message to the channel's history); Socket.IO with
-@socket.io/redis-adapter on ioredis (a PUBLISH per message). There the *Socket.IO 4* column is
-Socket.IO on its Redis adapter, and CPU per delivery is every node's CPU, summed. Redis CPU per
-published message is the CPU time of the redis-server processes over the window (every thread's
-schedstat in /proc, in ns), less what they used in as long with every member connected and
-nothing published (their own upkeep and the nodes' beats), divided by the messages published in
-the window (the deliveries over the members each message reaches).
+${topologies.map((topology) => TOPOLOGY_NOTES[topology]).join('\n')}
+There the *Socket.IO 4* column is Socket.IO on its Redis adapter, and CPU per delivery is every
+node's CPU, summed. Redis CPU per published message is the CPU time of the redis-server processes
+over the window (every thread's schedstat in /proc, in ns), less what they used in as long with
+every member connected and nothing published (their own upkeep and the nodes' beats), divided by
+the messages published in the window (the deliveries over the members each message reaches).
 `;
 }
 

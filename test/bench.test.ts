@@ -17,7 +17,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // The benchmark is not a test and asserts no timings; this only keeps it from rotting: every
 // scenario runs against every server it applies to at tiny sizes, with nothing lost or duplicated.
-// The scenarios across nodes start redis-server processes of their own.
+// The scenarios across nodes start redis-server processes of their own: one server, and for (j) a
+// 3-shard cluster too.
 describe('the benchmark, at smoke sizes', function () {
   this.timeout(180_000);
 
@@ -40,6 +41,7 @@ describe('the benchmark, at smoke sizes', function () {
     expect(results.servers).to.deep.equal(['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun']);
     const scenarios = new Set(results.figures.map((f) => f.id[0]));
     expect([...scenarios].sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k']);
+    expect(results.figures.map((f) => f.id)).to.include.members(['j-single.rate', 'j-cluster.rate']);
     for (const figure of results.figures) expect(figure.medians.rooms, figure.id).to.be.a('number');
     for (const run of results.runs) expect(run.problems, `${run.measurement} ${run.server}`).to.deep.equal([]);
   });

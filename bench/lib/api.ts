@@ -4,12 +4,15 @@ export const SERVER_NAMES = ['rooms', 'ws-batched', 'ws-send', 'socketio', 'bun'
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 /**
- * How the Redis under a server of several nodes is deployed: `single` is one redis-server. A
- * 3-shard Redis Cluster is meant to join it (rooms on `redis+cluster://`, Socket.IO on the redis
- * adapter's createShardedAdapter).
+ * How the Redis under a server of several nodes is deployed: `single` is one redis-server;
+ * `cluster` a Redis Cluster of CLUSTER_SHARDS masters (rooms on `redis+cluster://`, Socket.IO on
+ * the redis adapter's createShardedAdapter).
  */
-export const REDIS_TOPOLOGIES = ['single'] as const;
+export const REDIS_TOPOLOGIES = ['single', 'cluster'] as const;
 export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number];
+
+/** The masters of a `cluster`, each with an equal share of the slots and no replica. */
+export const CLUSTER_SHARDS = 3;
 
 /** Where a node finds its Redis: the topology, and the 127.0.0.1 ports of its servers (a cluster's: the seed nodes). */
 export interface RedisTarget {

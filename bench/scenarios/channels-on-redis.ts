@@ -9,10 +9,11 @@ import { connectNodes, NODES, nodesFrom, ON_TOPOLOGY, REDIS_SERVERS, redisFigure
 export function channelsOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis {
   const { channels, perChannel, credit: ahead, warmupMs, windowMs } = sizes.channelsOnRedis;
   const shape = `${channels.toLocaleString('en-US')} × ${perChannel}`;
+  const on = ON_TOPOLOGY[topology];
   return {
     key: `j-${topology}`,
     scenario: 'j',
-    title: `(j) Many channels: ${shape} members over ${NODES} nodes on ${ON_TOPOLOGY[topology]}, ${channels.toLocaleString('en-US')} publishers`,
+    title: `(j) Many channels: ${shape} members over ${NODES} nodes on ${on}, ${channels.toLocaleString('en-US')} publishers`,
     method:
       `One member of each channel publishes (real clients, all in the publisher worker), each at most ${ahead} messages ahead ` +
       `of the slowest receiver of any channel; publishers and receivers are dealt out over the ${NODES} nodes in turn, so ` +
@@ -22,11 +23,11 @@ export function channelsOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis 
     servers: REDIS_SERVERS,
     nodes: { count: NODES, redis: topology },
     figures: [
-      { metric: 'rate', label: `many channels ${shape} on Redis`, unit: 'deliveries/s', better: 'higher' },
-      { metric: 'cpu', label: `many channels on Redis: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower' },
-      { metric: 'redisCpu', label: 'many channels on Redis: Redis CPU per published message', unit: 'µs', better: 'lower' },
+      { metric: 'rate', label: `many channels ${shape} on ${on}`, unit: 'deliveries/s', better: 'higher' },
+      { metric: 'cpu', label: `many channels on ${on}: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower' },
+      { metric: 'redisCpu', label: `many channels on ${on}: Redis CPU per published message`, unit: 'µs', better: 'lower' },
       // What Redis spends on the channels' upkeep (rooms' presence beats, one per channel and node), which redisCpu leaves out.
-      { metric: 'redisIdle', label: 'many channels on Redis: Redis CPU with nothing published', unit: 'ms/s', better: 'lower' },
+      { metric: 'redisIdle', label: `many channels on ${on}: Redis CPU with nothing published`, unit: 'ms/s', better: 'lower' },
     ],
     async run(set, ctx): Promise<Outcome> {
       const { publisher, receivers, all } = await ctx.fleet.workers();

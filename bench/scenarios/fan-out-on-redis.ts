@@ -11,10 +11,11 @@ const CHANNEL = 'fanout';
 export function fanOutOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis {
   const { members: memberCount, credit: ahead, warmupMs, windowMs } = sizes.fanOutOnRedis;
   const shape = `${memberCount.toLocaleString('en-US')} members`;
+  const on = ON_TOPOLOGY[topology];
   return {
     key: `i-${topology}`,
     scenario: 'i',
-    title: `(i) Cross-node fan-out: 1 channel of ${shape} over ${NODES} nodes on ${ON_TOPOLOGY[topology]}`,
+    title: `(i) Cross-node fan-out: 1 channel of ${shape} over ${NODES} nodes on ${on}`,
     method:
       `The flood of (a) across ${NODES} nodes: the publisher (a real client) on the first node sends as fast as credit allows, ` +
       `at most ${ahead} messages ahead of the slowest receiver (progress every ${PROGRESS_MS} ms); the other members are ` +
@@ -24,9 +25,9 @@ export function fanOutOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis {
     servers: REDIS_SERVERS,
     nodes: { count: NODES, redis: topology },
     figures: [
-      { metric: 'rate', label: `cross-node fan-out ${shape}`, unit: 'deliveries/s', better: 'higher' },
-      { metric: 'cpu', label: `cross-node fan-out: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower', baseline: `a${memberCount}.cpu` },
-      { metric: 'redisCpu', label: 'cross-node fan-out: Redis CPU per published message', unit: 'µs', better: 'lower' },
+      { metric: 'rate', label: `cross-node fan-out ${shape} on ${on}`, unit: 'deliveries/s', better: 'higher' },
+      { metric: 'cpu', label: `cross-node fan-out on ${on}: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower', baseline: `a${memberCount}.cpu` },
+      { metric: 'redisCpu', label: `cross-node fan-out on ${on}: Redis CPU per published message`, unit: 'µs', better: 'lower' },
     ],
     async run(set, ctx): Promise<Outcome> {
       const { publisher, all } = await connectChannelAcross(ctx, set, CHANNEL, memberCount, nodesFrom(set, 0));

@@ -1,5 +1,4 @@
 // Every measurement of a run, in order, sized by `sizes`.
-import { REDIS_TOPOLOGIES } from '../lib/api.js';
 import type { Sizes } from '../lib/sizes.js';
 import { channelsOnRedis } from './channels-on-redis.js';
 import { fanOutOnRedis } from './fan-out-on-redis.js';
@@ -24,7 +23,9 @@ export function measurements(sizes: Sizes, only: readonly ScenarioId[]): Measure
     reap(sizes),
     scale(sizes),
     overload(sizes),
-    ...REDIS_TOPOLOGIES.flatMap((topology) => [fanOutOnRedis(sizes, topology), channelsOnRedis(sizes, topology), latencyOnRedis(sizes, topology)]),
+    ...sizes.fanOutOnRedis.topologies.map((topology) => fanOutOnRedis(sizes, topology)),
+    ...sizes.channelsOnRedis.topologies.map((topology) => channelsOnRedis(sizes, topology)),
+    ...sizes.latencyOnRedis.topologies.map((topology) => latencyOnRedis(sizes, topology)),
   ];
   return all.filter((measurement) => only.includes(measurement.scenario));
 }

@@ -10,11 +10,12 @@ const CHANNEL = 'latency';
 
 export function latencyOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis {
   const { members: memberCount, hz, warmupMs, windowMs } = sizes.latencyOnRedis;
-  const label = `${hz} msg/s to ${memberCount.toLocaleString('en-US')} across nodes`;
+  const on = ON_TOPOLOGY[topology];
+  const label = `${hz} msg/s to ${memberCount.toLocaleString('en-US')} across nodes on ${on}`;
   return {
     key: `k-${topology}`,
     scenario: 'k',
-    title: `(k) Latency across nodes at ${hz} msg/s to 1 channel of ${memberCount.toLocaleString('en-US')} members, ${NODES} nodes on ${ON_TOPOLOGY[topology]}`,
+    title: `(k) Latency across nodes at ${hz} msg/s to 1 channel of ${memberCount.toLocaleString('en-US')} members, ${NODES} nodes on ${on}`,
     method:
       `The publisher (a real client) on the first node sends on a fixed schedule; the other members are dealt out over the ` +
       `other ${NODES - 1} nodes. Every delivery in a ${windowMs / 1000} s window after ${warmupMs / 1000} s of warm-up is timed ` +
@@ -26,8 +27,8 @@ export function latencyOnRedis(sizes: Sizes, topology: RedisTopology): OnRedis {
     figures: [
       { metric: 'p50', label: `latency p50, ${label}`, unit: 'ms', better: 'lower' },
       { metric: 'p99', label: `latency p99, ${label}`, unit: 'ms', better: 'lower' },
-      { metric: 'cpu', label: `latency across nodes: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower' },
-      { metric: 'redisCpu', label: 'latency across nodes: Redis CPU per published message', unit: 'µs', better: 'lower' },
+      { metric: 'cpu', label: `latency across nodes on ${on}: CPU per delivery, ${NODES} nodes`, unit: 'µs', better: 'lower' },
+      { metric: 'redisCpu', label: `latency across nodes on ${on}: Redis CPU per published message`, unit: 'µs', better: 'lower' },
     ],
     async run(set, ctx): Promise<Outcome> {
       const { publisher, all } = await connectChannelAcross(ctx, set, CHANNEL, memberCount, nodesFrom(set, 1));

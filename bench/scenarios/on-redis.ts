@@ -1,6 +1,6 @@
 // What the scenarios of several nodes on Redis share: the servers and nodes they run, members
 // spread over the nodes and connected each to its own, and the figures each window gives.
-import type { ClientKind, MemberSpec, RedisTopology, ServerName } from '../lib/api.js';
+import { CLUSTER_SHARDS, type ClientKind, type MemberSpec, type RedisTopology, type ServerName } from '../lib/api.js';
 import { channelMembers, connectAll, sleep, split, type ConnectPlan, type Context, type Window } from './common.js';
 import type { NodeSet, Worker } from './fleet.js';
 
@@ -11,7 +11,7 @@ export const REDIS_SERVERS: readonly ServerName[] = ['rooms', 'socketio'];
 export const NODES = 3;
 
 /** How titles name each topology. */
-export const ON_TOPOLOGY: Record<RedisTopology, string> = { single: 'one Redis' };
+export const ON_TOPOLOGY: Record<RedisTopology, string> = { single: 'one Redis', cluster: `a ${CLUSTER_SHARDS}-shard cluster` };
 
 export interface NodePlan extends ConnectPlan {
   /** The index of the node its members connect to. */

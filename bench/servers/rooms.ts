@@ -35,6 +35,8 @@ function redisUrl(target: RedisTarget): string {
   switch (target.topology) {
     case 'single':
       return `redis://127.0.0.1:${target.ports[0]}`;
+    case 'cluster':
+      return `redis+cluster://${target.ports.map((port) => `127.0.0.1:${port}`).join(',')}`;
   }
 }
 

@@ -5,8 +5,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
+import { createCluster } from 'redis';
 import { Server, type ServerOptions } from 'socket.io';
 import { serverSettings, type RedisTarget } from '../lib/api.js';
 import { host } from './host.js';
@@ -35,15 +36,25 @@ function memberOf(auth: unknown): Member | null {
 }
 
 /**
- * The redis adapter on `target`, and what resolves once both of its connections answer: the
- * subscriber's PING is answered after the subscription the adapter asked for before it.
+ * The redis adapter on `target`, and what resolves once both of its connections answer. On one
+ * Redis: ioredis, and the subscriber's PING is answered after the PSUBSCRIBE the adapter asked for
+ * before it. On a cluster: the sharded adapter on node-redis's cluster client (ioredis's cannot do
+ * sharded Pub/Sub on a cluster), connected before the adapter is made; it SSUBSCRIBEs to a room's
+ * channel as the room is made, on the shard of its slot, and the scenarios' idle read before
+ * publishing gives that time.
  */
-function redisAdapter(target: RedisTarget): { adapter: ServerOptions['adapter']; answering(): Promise<unknown> } {
+async function redisAdapter(target: RedisTarget): Promise<{ adapter: ServerOptions['adapter']; answering(): Promise<unknown> }> {
   switch (target.topology) {
     case 'single': {
       const pub = new Redis(target.ports[0], '127.0.0.1');
       const sub = pub.duplicate();
       return { adapter: createAdapter(pub, sub), answering: () => Promise.all([pub.ping(), sub.ping()]) };
+    }
+    case 'cluster': {
+      const pub = createCluster({ rootNodes: target.ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })) });
+      const sub = pub.duplicate();
+      await Promise.all([pub.connect(), sub.connect()]);
+      return { adapter: createShardedAdapter(pub, sub), answering: () => Promise.resolve() };
     }
   }
 }
@@ -51,7 +62,7 @@ function redisAdapter(target: RedisTarget): { adapter: ServerOptions['adapter'];
 await host(async () => {
   const { redis } = serverSettings();
   const http = createServer();
-  const scaleOut = redis === undefined ? null : redisAdapter(redis);
+  const scaleOut = redis === undefined ? null : await redisAdapter(redis);
   const io = new Server(http, { transports: ['websocket'], serveClient: false, ...(scaleOut === null ? {} : { adapter: scaleOut.adapter }) });
   await scaleOut?.answering();
   io.use((socket, next) => {
