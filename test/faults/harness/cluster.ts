@@ -114,5 +114,5 @@ export function oneEpochEach(traffic: Traffic): void {
 /** The settings every scenario runs with: short, so that each fault plays out in seconds. */
 export const TIMING = { presenceTtl: 2_000, redisTimeout: 1_000 };
 
-/** 18 members: two per channel on each of three nodes, each sending 3 messages a second. */
-export const SHAPE = { channels: ['c0', 'c1', 'c2'], perNode: 2, rate: 3, window: 4 };
+/** 18 members: two per channel on each of three nodes, each sending 6 messages a second. */
+export const SHAPE = { channels: ['c0', 'c1', 'c2'], perNode: 2, rate: 6, window: 4 };
