@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
-import { onCleanup } from './support/cleanup.js';
 import { spawnRooms, waitForOutput } from './support/cli.js';
 import { failoverToLaggingReplica, ready } from './support/failover.js';
 import { connect, join, until } from './support/client.js';
@@ -9,15 +7,6 @@ import { MASTER_NAME, needRedis, SentinelSet, type RedisServer } from './support
 
 const REDIS_PASSWORD = 'redis-pass/with+odd@chars';
 const SENTINEL_PASSWORD = 'sentinel-pass+0123';
-
-/** A connection of the test's own to one server of the set, not through the Sentinels; closed after the test. */
-async function direct(server: RedisServer): Promise<Redis> {
-  const client = new Redis({ port: server.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  onCleanup(() => client.disconnect());
-  await client.connect();
-  return client;
-}
 
 /** Resolves once no rooms node holds a connection on `server`; fails after `ms`. */
 async function left(set: SentinelSet, server: RedisServer, ms: number): Promise<void> {
@@ -112,7 +101,7 @@ describe('several nodes on a Redis Sentinel set', function () {
     const ack = (await until(alice.client, (e) => e.event === 'ack' && e.re === 1)).pop()!;
     expect(ack).to.not.have.property('local');
     expect(await bob.client.next('message')).to.include({ message: 'moved', seq: ack.seq });
-    expect(await (await direct(replica)).xlen('rooms:{/channel?id=1}:log')).to.equal(1);
+    expect(await replica.admin.xlen('rooms:{/channel?id=1}:log')).to.equal(1);
   });
 
   it('a Sentinel that missed a failover and announces it late leaves the nodes on the promoted server', async () => {

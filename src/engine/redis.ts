@@ -367,7 +367,9 @@ export class RedisEngine implements Engine {
     const bySlot = new Map<number, string[]>();
     for (const channel of channels) {
       const slot = calculateSlot(this.topic(channel));
-      bySlot.set(slot, [...(bySlot.get(slot) ?? []), channel]);
+      const group = bySlot.get(slot);
+      if (group === undefined) bySlot.set(slot, [channel]);
+      else group.push(channel);
     }
     return [...bySlot.values()];
   }

@@ -342,15 +342,8 @@ export class SentinelSet {
 
   /** How many connections rooms nodes hold on `server` (their connection names start with rooms:). */
   async roomsConnections(server: RedisServer): Promise<number> {
-    const client = new Redis({ port: server.port, password: this.options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const list = (await client.client('LIST')) as string;
-      return list.split('\n').filter((line) => / name=rooms:/.test(line)).length;
-    } finally {
-      client.disconnect();
-    }
+    const list = (await server.admin.client('LIST')) as string;
+    return list.split('\n').filter((line) => / name=rooms:/.test(line)).length;
   }
 
   /**
