@@ -188,6 +188,34 @@ for (const kind of kinds) {
       expect(messages(sink, '/c?id=d')).to.deep.equal(['once', 'next']);
     });
 
+    it('publishes messages sent in one tick in call order, across channels, a repeated id among them once, and each delivered with its own route', async () => {
+      const { engine: e, sink } = await engine();
+      await e.subscribe('/c?id=x');
+      await e.subscribe('/c?id=y');
+      const once = { from: 'alice', echo: true, dedup: 'alice\u00001' };
+      const published = await Promise.all([
+        e.publish('/c?id=x', draft('x1', { route: once })),
+        e.publish('/c?id=y', draft('y1')),
+        e.publish('/c?id=x', draft('x2 ✓ 😀', { route: { from: 'bob', to: ['carol'], echo: false } })),
+        e.publish('/c?id=x', draft('x1', { route: once })),
+        e.publish('/c?id=x', draft('x3')),
+      ]);
+      expect(published.map((p) => [p.seq, p.duplicate])).to.deep.equal([
+        [1, false],
+        [1, false],
+        [2, false],
+        [1, true],
+        [3, false],
+      ]);
+      await sink.until('four publications', () => sink.publications.length === 4);
+      expect(messages(sink, '/c?id=x')).to.deep.equal(['x1', 'x2 ✓ 😀', 'x3']);
+      expect(messages(sink, '/c?id=y')).to.deep.equal(['y1']);
+      const x = sink.publications.filter((r) => r.channel === '/c?id=x').map((r) => r.p);
+      expect(x.map((p) => p.seq)).to.deep.equal([1, 2, 3]);
+      expect(x.map((p) => p.route)).to.deep.equal([once, { from: 'bob', to: ['carol'], echo: false }, { from: 'alice', echo: true }]);
+      expect(JSON.parse(x[1].json)).to.include({ message: 'x2 ✓ 😀', seq: 2, epoch: published[2].epoch });
+    });
+
     it('recovers every publication after since, in order, with the epoch', async () => {
       const { engine: e } = await engine();
       for (let i = 1; i <= 5; i += 1) await e.publish('/c?id=r', draft(`m${i}`));

@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { newEpoch, NO_SINK } from '../src/engine/engine.js';
+import { newEpoch, NO_SINK, type Draft } from '../src/engine/engine.js';
 import { RedisEngine } from '../src/engine/redis.js';
 import { scripts } from '../src/engine/scripts.js';
 import { onCleanup } from './support/cleanup.js';
@@ -137,12 +137,46 @@ describe('the publish script keeps a channel position', () => {
     needRedis(this);
   });
 
+  it('is called once per channel for the messages a node publishes in one tick, and publishes them as one Pub/Sub message', async () => {
+    const redis = await RedisServer.start();
+    const engine = new RedisEngine({ url: redis.url, prefix: 'p', log: pino({ level: 'silent' }), timeout: 2_000, historySize: 100, historyTtl: 60_000, presenceTtl: 60_000 });
+    onCleanup(() => engine.close());
+    const heard: number[] = [];
+    let wake = (): void => undefined;
+    await engine.start({
+      ...NO_SINK,
+      publication: (_channel, p) => {
+        heard.push(p.seq);
+        wake();
+      },
+    });
+    await engine.subscribe('/c?id=1');
+    const calls = async (): Promise<Record<string, number>> => {
+      const info = await redis.admin.info('commandstats');
+      return Object.fromEntries([...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map(([, name, n]) => [name, Number(n)]));
+    };
+    const before = await calls();
+    const draft = (n: number): Draft => ({ head: `{"event":"message","message":${n}`, tail: '}', route: { from: 'a', echo: true } });
+    const published = await Promise.all(Array.from({ length: 50 }, (_, n) => engine.publish('/c?id=1', draft(n))));
+    const after = await calls();
+    const made = (command: string): number => (after[command] ?? 0) - (before[command] ?? 0);
+    expect(published.map((p) => p.seq)).to.deep.equal(Array.from({ length: 50 }, (_, n) => n + 1));
+    expect(made('evalsha'), 'publish scripts').to.equal(1);
+    expect(made('publish'), 'Pub/Sub messages').to.equal(1);
+    expect(made('xadd'), 'history entries').to.equal(50);
+    await new Promise<void>((resolve) => {
+      wake = () => heard.length === 50 && resolve();
+      wake();
+    });
+    expect(heard).to.deep.equal(published.map((p) => p.seq));
+  });
+
   it("its seq outlives its epoch, never the reverse: a seq that expired first would count from 1 again in the same epoch", async () => {
     const redis = await RedisServer.start();
     const { PUBLISH } = scripts('PUBLISH');
     const ttl = 60_000;
     for (let i = 0; i < 3; i += 1) {
-      await redis.admin.eval(PUBLISH.lua, 4, 'k:{c}:seq', 'k:{c}:epoch', 'k:{c}:log', 'k:{c}:seq', newEpoch(), ttl, '{"event":"message"', '}', '{"from":"a","echo":true}', 10, ttl, '0', 'k:{c}', '', -1);
+      await redis.admin.eval(PUBLISH.lua, 4, 'k:{c}:seq', 'k:{c}:epoch', 'k:{c}:log', 'k:{c}:seq', newEpoch(), ttl, 10, ttl, 'k:{c}', '{"event":"message"', '}', '{"from":"a","echo":true}', '0', '', -1);
       const [seq, epoch] = await Promise.all([redis.admin.pttl('k:{c}:seq'), redis.admin.pttl('k:{c}:epoch')]);
       expect(seq - epoch, `publish ${i + 1}: seq's ttl ${seq} against epoch's ${epoch}`).to.be.above(900);
       expect(epoch).to.be.at.least(ttl);

@@ -80,29 +80,65 @@ end
 `;
 }
 
+/** How many ARGV the publish script takes per message, after its 5 common ones. */
+export const PUBLISH_ARGS = 6;
+
 /**
- * KEYS: seq, epoch, log, seen-key. ARGV: new epoch, position ttl, head, tail, route, maxlen,
- * history ttl, has-dedup ('1'/'0'), pubsub channel, epoch seen, seq seen. Returns {epoch, seq,
- * duplicate, behind}.
+ * Publishes a batch: the messages one node published in one channel within one tick, in order.
+ * KEYS: seq, epoch, log, then each message's seen-key (its dedup key, or any key when it has
+ * none). ARGV: new epoch, position ttl, maxlen, history ttl, pubsub channel, then per message:
+ * head, tail, route, has-dedup ('1'/'0'), and the epoch and seq its node had seen ('' and -1 for
+ * none). Each message gets the next seq, a history entry, and a place in one publication of the
+ * whole batch, `p` then per message `SEQ EPOCH LENGTH ROUTE` newline `JSON` (src/engine/wire.ts):
+ * one script call, one seq write and one Pub/Sub message for the batch, where each was one per
+ * message. Returns per message {epoch, seq, duplicate, behind}, flattened.
  */
 const publish = (verb: Publish): Script =>
   script(
-    `${KEEP}${POSITION}${EPOCH}${behind(10, 11)}
-if ARGV[8] == '1' then
-  local prev = redis.call('GET', KEYS[4])
-  if prev then
-    local e, s = string.match(prev, '^(.*):(%d+)$')
-    if e == epoch then return {epoch, tonumber(s), 1, behind} end
+    `${KEEP}${POSITION}${EPOCH}
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local first = seq
+local out, wire = {}, {'p'}
+for i = 0, (#ARGV - 5) / ${PUBLISH_ARGS} - 1 do
+  local a = 5 + i * ${PUBLISH_ARGS}
+  local behind = 0
+  if epoch == ARGV[a + 5] and seq < tonumber(ARGV[a + 6]) then
+    behind = 1
+    epoch = ARGV[1]
+    seq = 0
+    first = 0
+    redis.call('DEL', KEYS[1], KEYS[3])
+    redis.call('SET', KEYS[2], epoch, 'PX', ARGV[2])
   end
+  local duplicate = nil
+  if ARGV[a + 4] == '1' then
+    local prev = redis.call('GET', KEYS[4 + i])
+    if prev then
+      local e, s = string.match(prev, '^(.*):(%d+)$')
+      if e == epoch then duplicate = tonumber(s) end
+    end
+  end
+  if duplicate then
+    out[#out + 1] = epoch
+    out[#out + 1] = duplicate
+    out[#out + 1] = 1
+  else
+    seq = seq + 1
+    local json = ARGV[a + 1] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[a + 2]
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'r', ARGV[a + 3], 'j', json)
+    if ARGV[a + 4] == '1' then redis.call('SET', KEYS[4 + i], epoch .. ':' .. seq, 'PX', ARGV[4]) end
+    wire[#wire + 1] = seq .. ' ' .. epoch .. ' ' .. #json .. ' ' .. ARGV[a + 3] .. '\\n' .. json
+    out[#out + 1] = epoch
+    out[#out + 1] = seq
+    out[#out + 1] = 0
+  end
+  out[#out + 1] = behind
 end
-local seq = redis.call('INCR', KEYS[1])
-local json = ARGV[3] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[4]
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'r', ARGV[5], 'j', json)
+if seq ~= first then redis.call('SET', KEYS[1], seq, 'KEEPTTL') end
 position(KEYS[1], KEYS[2], ARGV[2])
-keep(KEYS[3], ARGV[7])
-if ARGV[8] == '1' then redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'PX', ARGV[7]) end
-redis.call('${verb}', ARGV[9], 'm' .. seq .. ' ' .. epoch .. ' ' .. ARGV[5] .. '\\n' .. json)
-return {epoch, seq, 0, behind}`,
+keep(KEYS[3], ARGV[4])
+if #wire > 1 then redis.call('${verb}', ARGV[5], table.concat(wire)) end
+return out`,
   );
 
 /**

@@ -2,12 +2,13 @@ import type { Publication, Route, Signal } from './engine.js';
 
 /**
  * What travels on a channel's Redis Pub/Sub topic: one type byte, then
- * - `m` `SEQ EPOCH ROUTE` newline `JSON`: a publication (written by the publish script)
+ * - `p` then, per publication, `SEQ EPOCH LENGTH ROUTE` newline `JSON`, LENGTH being the JSON's
+ *   bytes: the publications of one batch, in seq order (written by the publish script)
  * - `j` USER, `l` USER: a join or leave (written by the presence scripts)
  * - `t` JSON: a text signal
  * - `b` EXCEPT newline BYTES: a binary relay (names hold no newline)
  */
-export type Received = { kind: 'publication'; publication: Publication } | { kind: 'signal'; signal: Signal };
+export type Received = { kind: 'publications'; publications: Publication[] } | { kind: 'signal'; signal: Signal };
 
 const NL = 0x0a;
 
@@ -27,17 +28,9 @@ export function encodeSignal(signal: Signal): Buffer {
 /** Decodes a Pub/Sub message; null for anything malformed (never throws). */
 export function decodeWire(data: Buffer): Received | null {
   const type = data[0];
-  if (type === 0x6d /* m */) {
-    const nl = data.indexOf(NL);
-    if (nl === -1) return null;
-    const header = data.toString('utf8', 1, nl);
-    const first = header.indexOf(' ');
-    const second = header.indexOf(' ', first + 1);
-    const seq = Number(header.slice(0, first));
-    const route = parseRoute(header.slice(second + 1));
-    if (first === -1 || second === -1 || !Number.isSafeInteger(seq) || route === null) return null;
-    const publication = { seq, epoch: header.slice(first + 1, second), route, json: data.toString('utf8', nl + 1) };
-    return { kind: 'publication', publication };
+  if (type === 0x70 /* p */) {
+    const publications = decodePublications(data);
+    return publications === null ? null : { kind: 'publications', publications };
   }
   if (type === 0x6a /* j */) return { kind: 'signal', signal: { kind: 'join', user: data.toString('utf8', 1) } };
   if (type === 0x6c /* l */) return { kind: 'signal', signal: { kind: 'leave', user: data.toString('utf8', 1) } };
@@ -48,6 +41,29 @@ export function decodeWire(data: Buffer): Received | null {
     return { kind: 'signal', signal: { kind: 'binary', except: data.toString('utf8', 1, nl), data: data.subarray(nl + 1) } };
   }
   return null;
+}
+
+/** The publications of a `p` message; null when any of them is malformed, or there is none. */
+function decodePublications(data: Buffer): Publication[] | null {
+  const publications: Publication[] = [];
+  let at = 1;
+  while (at < data.length) {
+    const nl = data.indexOf(NL, at);
+    if (nl === -1) return null;
+    const header = data.toString('utf8', at, nl);
+    const first = header.indexOf(' ');
+    const second = header.indexOf(' ', first + 1);
+    const third = header.indexOf(' ', second + 1);
+    if (first === -1 || second === -1 || third === -1) return null;
+    const seq = Number(header.slice(0, first));
+    const length = Number(header.slice(second + 1, third));
+    const route = parseRoute(header.slice(third + 1));
+    const end = nl + 1 + length;
+    if (!Number.isSafeInteger(seq) || seq < 1 || !Number.isSafeInteger(length) || length < 0 || end > data.length || route === null) return null;
+    publications.push({ seq, epoch: header.slice(first + 1, second), route, json: data.toString('utf8', nl + 1, end) });
+    at = end;
+  }
+  return publications.length === 0 ? null : publications;
 }
 
 /** A route as the publish script stores and sends it; null when it is not one. */
