@@ -14,6 +14,8 @@ import { procThreadsCpuUs } from './proc-cpu.js';
 
 const READY = 'Ready to accept connections';
 const READY_MS = 10_000;
+/** redis-cli waits for the cluster bus to join the nodes, polling once a second: seen over 10 s once, on a loaded machine. */
+const CREATE_MS = 30_000;
 /**
  * Ports are drawn at random below Linux's ephemeral range (32768 and up), which client sockets
  * take theirs from, and low enough that a cluster node's bus port (its port + 10000) is below it
@@ -98,7 +100,7 @@ async function createCluster(ports: readonly number[]): Promise<void> {
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   try {
-    await watch(child, 'redis-cli --cluster create', READY_MS, (done) => {
+    await watch(child, 'redis-cli --cluster create', CREATE_MS, (done) => {
       const onExit = (code: number | null): void => done(code === 0 ? null : new Error(`redis-cli --cluster create exited with ${String(code)}: ${output.trim().slice(-300)}`));
       child.once('exit', onExit);
       return () => child.off('exit', onExit);
