@@ -169,6 +169,13 @@ describe('the publish script keeps a channel position', () => {
       wake();
     });
     expect(heard).to.deep.equal(published.map((p) => p.seq));
+    // More than a batch holds: batches of at most 100 messages, and of 256 K characters.
+    const many = await Promise.all(Array.from({ length: 250 }, (_, n) => engine.publish('/c?id=1', draft(n))));
+    const large = (n: number): Draft => ({ ...draft(n), tail: `,"pad":"${'x'.repeat(100_000)}"}` });
+    const big = await Promise.all(Array.from({ length: 3 }, (_, n) => engine.publish('/c?id=1', large(n))));
+    const last = await calls();
+    expect((last.evalsha ?? 0) - (after.evalsha ?? 0), 'publish scripts for 250 messages, then 3 of 100 KB').to.equal(3 + 2);
+    expect([...many, ...big].map((p) => p.seq)).to.deep.equal(Array.from({ length: 253 }, (_, n) => n + 51));
   });
 
   it("its seq outlives its epoch, never the reverse: a seq that expired first would count from 1 again in the same epoch", async () => {

@@ -103,8 +103,8 @@ export interface EngineSink {
 
 /** A short random id for an epoch: unique enough that two histories never share one. */
 export function newEpoch(): string {
-  // Random bytes drawn 6 KB at a time: every Redis publish passes a fresh candidate (used only by a
-  // channel that has no epoch), and one randomBytes call per publish cost about 3 % of the node's CPU.
+  // Random bytes drawn 6 KB at a time: every Redis publish script gets a fresh candidate (used only
+  // by a channel that has no epoch), and one randomBytes call per publish cost about 3 % of the node's CPU.
   if (pooled + EPOCH_BYTES > pool.length) {
     pool = randomBytes(EPOCH_BYTES * 1_024);
     pooled = 0;

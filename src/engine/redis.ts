@@ -53,8 +53,9 @@ const NO_SENTINEL = 'All sentinels are unreachable';
  * about 4 µs more per name when it removes a dead node's), so other commands run in between.
  */
 const BEAT_SLICE = 20;
-/** The most messages of one channel one publish script takes: a few milliseconds of Redis at most. */
+/** The most messages of one channel one publish script takes, and their most characters (a larger message goes alone). */
 const BATCH_MAX = 100;
+const BATCH_SIZE = 256 * 1_024;
 /** How often the cluster's slot map is read again, besides on MOVED. */
 const SLOTS_REFRESH = 5_000;
 /** ioredis's message for a command not answered within commandTimeout. */
@@ -130,8 +131,8 @@ export class RedisEngine implements Engine {
   /** A beat's question to the Sentinels is still unanswered. */
   private asking = false;
 
-  /** Messages published in this tick and not yet sent, per channel, in order. */
-  private readonly pending = new Map<string, Queued[]>();
+  /** Messages published in this tick and not yet sent, per channel, in order, with their characters. */
+  private readonly pending = new Map<string, { batch: Queued[]; size: number }>();
   private flushing: NodeJS.Immediate | null = null;
 
   private sink: EngineSink = NO_SINK;
@@ -276,31 +277,30 @@ export class RedisEngine implements Engine {
   publish(channel: string, draft: Draft): Promise<Published> {
     if (!this.cmdReady) return Promise.reject(new EngineUnavailable('redis is not connected'));
     return new Promise((resolve, reject) => {
-      let batch = this.pending.get(channel);
-      if (batch === undefined) {
-        batch = [];
-        this.pending.set(channel, batch);
-      }
-      batch.push({ draft, resolve, reject });
-      if (batch.length === BATCH_MAX) {
-        this.pending.delete(channel);
-        this.publishBatch(channel, batch);
-      }
+      const size = draft.head.length + draft.tail.length;
+      const queued = this.pending.get(channel);
+      // A batch is one Pub/Sub message to every node's subscriber connection, whose output buffer
+      // Redis caps (32 MB by default), and one script that holds Redis up while it runs.
+      if (queued !== undefined && (queued.batch.length === BATCH_MAX || queued.size + size > BATCH_SIZE)) this.flush();
+      const batch = this.pending.get(channel) ?? { batch: [], size: 0 };
+      this.pending.set(channel, batch);
+      batch.batch.push({ draft, resolve, reject });
+      batch.size += size;
       this.flushing ??= setImmediate(() => this.flush());
     });
   }
 
   /**
-   * Sends every queued batch. Called at the end of the tick, and before any other command this
-   * node sends Redis, so that Redis receives the node's commands in the order they were made (a
-   * member's message before its leave, say).
+   * Sends every queued batch, each channel's in order. Called at the end of the tick, when a batch
+   * is full, and before any other command this node sends Redis, so that Redis receives the node's
+   * other commands after the messages published before them (a member's message before its leave).
    */
   private flush(): void {
     if (this.flushing !== null) clearImmediate(this.flushing);
     this.flushing = null;
     const pending = [...this.pending];
     this.pending.clear();
-    for (const [channel, batch] of pending) this.publishBatch(channel, batch);
+    for (const [channel, { batch }] of pending) this.publishBatch(channel, batch);
   }
 
   private publishBatch(channel: string, batch: Queued[]): void {

@@ -11,6 +11,8 @@ import type { Publication, Route, Signal } from './engine.js';
 export type Received = { kind: 'publications'; publications: Publication[] } | { kind: 'signal'; signal: Signal };
 
 const NL = 0x0a;
+/** A publication's header, `SEQ EPOCH LENGTH ROUTE`: seq and length positive decimal integers, the epoch not empty. */
+const HEADER = /^([1-9][0-9]*) ([^ ]+) ([1-9][0-9]*) (.+)$/;
 
 export function encodeSignal(signal: Signal): Buffer {
   switch (signal.kind) {
@@ -50,17 +52,14 @@ function decodePublications(data: Buffer): Publication[] | null {
   while (at < data.length) {
     const nl = data.indexOf(NL, at);
     if (nl === -1) return null;
-    const header = data.toString('utf8', at, nl);
-    const first = header.indexOf(' ');
-    const second = header.indexOf(' ', first + 1);
-    const third = header.indexOf(' ', second + 1);
-    if (first === -1 || second === -1 || third === -1) return null;
-    const seq = Number(header.slice(0, first));
-    const length = Number(header.slice(second + 1, third));
-    const route = parseRoute(header.slice(third + 1));
-    const end = nl + 1 + length;
-    if (!Number.isSafeInteger(seq) || seq < 1 || !Number.isSafeInteger(length) || length < 0 || end > data.length || route === null) return null;
-    publications.push({ seq, epoch: header.slice(first + 1, second), route, json: data.toString('utf8', nl + 1, end) });
+    const header = HEADER.exec(data.toString('utf8', at, nl));
+    if (header === null) return null;
+    const [, seqText = '', epoch = '', length = '', routeText = ''] = header;
+    const seq = Number(seqText);
+    const end = nl + 1 + Number(length);
+    const route = parseRoute(routeText);
+    if (!Number.isSafeInteger(seq) || end > data.length || route === null) return null;
+    publications.push({ seq, epoch, route, json: data.toString('utf8', nl + 1, end) });
     at = end;
   }
   return publications.length === 0 ? null : publications;
