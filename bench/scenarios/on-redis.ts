@@ -69,8 +69,12 @@ export interface RedisFigures {
     rate: number;
     /** Every node's CPU per delivery, µs. */
     cpu: number;
-    /** Redis's CPU per published message, µs, less what it spends idle over as long. */
-    redisCpu: number;
+    /**
+     * Redis's CPU per published message, µs, less what it spends idle over as long; absent when
+     * that is not above zero: the messages cost less than the idle figure's noise (a few hundred a
+     * second, as Socket.IO publishes in (i)), so no figure can be given.
+     */
+    redisCpu?: number;
   };
   info: {
     delivered: number;
@@ -80,6 +84,8 @@ export interface RedisFigures {
     nodeCpuPerPublished: number;
     /** Redis's CPU per published message, µs, its idle CPU included. */
     redisCpuGross: number;
+    /** The same less the idle CPU, whatever its sign (redisCpu when above zero). */
+    redisCpuNet: number;
     /** Redis's CPU per second when nothing is published, µs (redisIdle). */
     redisIdlePerSecond: number;
   };
@@ -88,13 +94,15 @@ export interface RedisFigures {
 /** The figures of a window in which each published message reached `recipients` members, Redis using `idlePerSecond` µs/s idle. */
 export function redisFigures(window: Window, recipients: number, idlePerSecond: number): RedisFigures {
   const published = window.delivered / recipients;
+  const redisCpu = (window.redisCpuUs - idlePerSecond * window.seconds) / published;
   return {
     values: {
       rate: window.perSecond,
       cpu: window.cpuUsPerDelivery,
-      redisCpu: (window.redisCpuUs - idlePerSecond * window.seconds) / published,
+      ...(redisCpu > 0 ? { redisCpu } : {}),
     },
     info: {
+      redisCpuNet: redisCpu,
       delivered: window.delivered,
       published,
       nodeCpuPerPublished: (window.cpuUsPerDelivery * window.delivered) / published,
