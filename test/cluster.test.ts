@@ -12,6 +12,7 @@ import { startNodes as startRoomsNodes, type RoomsNode } from './support/node.js
 import { needRedis, RedisCluster, RedisServer, SentinelSet } from './support/redis.js';
 
 const isMessage = (e: Event): boolean => e.event === 'message';
+const API_KEY = 'cluster-key-0123456789';
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 // Every rule of docs/protocol.md across nodes: on one Redis, on the master of a Sentinel set, and on
@@ -24,11 +25,8 @@ interface Topology {
 }
 
 const topologies: Topology[] = [
-  {
-    name: 'one Redis',
-    open: () => Promise.resolve({ start: async () => ({ url: (await RedisServer.start()).url, args: [] }), close: () => Promise.resolve() }),
-  },
-  // Slower to make: one for the suite, each test with a key prefix of its own.
+  // One for the suite, each test with a key prefix of its own.
+  { name: 'one Redis', open: () => sharedBy(() => RedisServer.start()) },
   { name: 'a Redis Sentinel set', open: () => sharedBy(() => SentinelSet.start()) },
   { name: 'a Redis Cluster', open: () => sharedBy(() => RedisCluster.start()) },
 ];
@@ -44,42 +42,55 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   let opened: Awaited<ReturnType<Topology['open']>> | null = null;
   let redis: { url: string; args: string[] };
   const startNodes = (n: number, args: string[] = [], env: Record<string, string> = {}): Promise<RoomsNode[]> => startRoomsNodes(redis.url, n, [...redis.args, ...args], env);
+  // Three nodes with the default settings for the tests that need no others, each test in
+  // channels of its own (`id`): a node takes longer to start than most of these tests take to run.
+  let trio: { value: RoomsNode[]; close: () => Promise<void> } | null = null;
+  let id = '';
+  let tests = 0;
+  const nodes = (n: number): RoomsNode[] => trio!.value.slice(0, n);
 
   before(async function () {
     needRedis(this);
     opened = await topology.open();
+    const suite = await opened.start();
+    trio = await shared(() => startRoomsNodes(suite.url, 3, suite.args, { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key: API_KEY }]) }));
   });
 
-  after(() => opened?.close());
+  after(async () => {
+    await trio?.close();
+    await opened?.close();
+  });
 
   beforeEach(async function () {
     needRedis(this);
     redis = await opened!.start();
+    tests += 1;
+    id = `t${tests}`;
   });
 
   it('user_list lists the members of every node, in join order', async () => {
-    const [a, b, c] = await startNodes(3);
-    await join(a.url('1'), 'alice');
-    await join(b.url('1'), 'bob');
-    const carol = await join(c.url('1'), 'carol');
+    const [a, b, c] = nodes(3);
+    await join(a.url(id), 'alice');
+    await join(b.url(id), 'bob');
+    const carol = await join(c.url(id), 'carol');
     const list = await carol.client.request({ event: 'user_list', auth: carol.token });
     expect(list.message).to.deep.equal(['alice', 'bob', 'carol']);
   });
 
   it('a name is unique in a channel across nodes', async () => {
-    const [a, b] = await startNodes(2);
-    await join(a.url('1'), 'alice');
-    const second = await connect(b.url('1'));
+    const [a, b] = nodes(2);
+    await join(a.url(id), 'alice');
+    const second = await connect(b.url(id));
     expect(await second.request({ event: 'auth', user: 'alice' })).to.include({ event: 'error', code: 'name_taken' });
     expect((await second.closed).code).to.equal(4409);
-    await join(b.url('2'), 'alice');
+    await join(b.url(`${id}b`), 'alice');
   });
 
   it('of two nodes admitting the same name at the same moment, exactly one admits it', async () => {
-    const [a, b] = await startNodes(2);
+    const [a, b] = nodes(2);
     for (let round = 0; round < 20; round += 1) {
-      const x = await connect(a.url(`race${round}`));
-      const y = await connect(b.url(`race${round}`));
+      const x = await connect(a.url(`${id}race${round}`));
+      const y = await connect(b.url(`${id}race${round}`));
       x.send({ event: 'auth', user: 'same' });
       y.send({ event: 'auth', user: 'same' });
       const replies = [await x.next(), await y.next()].map((e) => (e.event === 'token' ? 'token' : e.code));
@@ -88,10 +99,10 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('talk_with reaches a member on another node; publish and broadcast reach every member on every node once', async () => {
-    const [a, b, c] = await startNodes(3);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
-    const carol = await join(c.url('1'), 'carol');
+    const [a, b, c] = nodes(3);
+    const alice = await join(a.url(id), 'alice');
+    const bob = await join(b.url(id), 'bob');
+    const carol = await join(c.url(id), 'carol');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 'psst', with_cilents: ['carol'], id: 1 });
     expect(await alice.client.next('ack')).to.include({ re: 1, seq: 1 });
     expect(await carol.client.next('message')).to.include({ message: 'psst', from: 'alice', seq: 1 });
@@ -108,18 +119,18 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('join and leave reach presence members on every node', async () => {
-    const [a, b] = await startNodes(2);
-    const watcher = await join(a.url('1'), 'watcher', { presence: true });
-    const bob = await join(b.url('1'), 'bob');
+    const [a, b] = nodes(2);
+    const watcher = await join(a.url(id), 'watcher', { presence: true });
+    const bob = await join(b.url(id), 'bob');
     expect(await watcher.client.next()).to.deep.equal({ event: 'join', user: 'bob' });
     bob.client.send({ event: 'close' });
     expect(await watcher.client.next()).to.deep.equal({ event: 'leave', user: 'bob' });
   });
 
   it('helloworld and binary frames reach the members of other nodes', async () => {
-    const [a, b] = await startNodes(2);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
+    const [a, b] = nodes(2);
+    const alice = await join(a.url(id), 'alice');
+    const bob = await join(b.url(id), 'bob');
     alice.client.send({ event: 'helloworld', message: 'there' });
     expect(await bob.client.next()).to.deep.equal({ event: 'helloworld', message: 'helloworld there' });
     alice.client.send(Buffer.from([1, 2, 3]));
@@ -127,8 +138,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('every member on every node sees the same seq for the same message, in the same order', async () => {
-    const nodes = await startNodes(3);
-    const members = await Promise.all(nodes.map((n, i) => join(n.url('1'), `m${i}`)));
+    const members = await Promise.all(nodes(3).map((n, i) => join(n.url(id), `m${i}`)));
     const each = 20;
     for (let i = 0; i < each; i += 1) for (const m of members) m.client.send({ event: 'broadcast', message: `${m.client === members[0].client ? 'a' : 'x'}${i}` });
     const total = each * members.length;
@@ -140,15 +150,15 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a client that drops resumes on another node with since and misses nothing', async () => {
-    const [a, b, c] = await startNodes(3);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
+    const [a, b, c] = nodes(3);
+    const alice = await join(a.url(id), 'alice');
+    const bob = await join(b.url(id), 'bob');
     alice.client.send({ event: 'talk_with', auth: alice.token, message: 0 });
     const last = await bob.client.next('message');
     bob.client.terminate();
     for (let i = 1; i <= 10; i += 1) alice.client.send({ event: 'talk_with', auth: alice.token, message: i, id: i });
     await until(alice.client, (e) => e.event === 'ack' && e.re === 10);
-    const back = await connect(c.url('1'));
+    const back = await connect(c.url(id));
     const reply = await back.request({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch }, 'token');
     expect(reply).to.include({ recovered: true, seq: 11 });
     const got = await until(back, (e) => e.message === 10, isMessage);
@@ -156,9 +166,9 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('a resume loses nothing and repeats nothing while messages keep arriving during the replay', async () => {
-    const [a, b] = await startNodes(2);
-    const alice = await join(a.url('1'), 'alice');
-    const bob = await join(b.url('1'), 'bob');
+    const [a, b] = nodes(2);
+    const alice = await join(a.url(id), 'alice');
+    const bob = await join(b.url(id), 'bob');
     const total = 600;
     let sent = 0;
     const send = (n: number): void => {
@@ -171,7 +181,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
     const before = await until(bob.client, (e) => e.message === 30, isMessage);
     bob.client.terminate();
     const last = before[before.length - 1];
-    const back = await connect(b.url('1'));
+    const back = await connect(b.url(id));
     back.send({ event: 'auth', user: 'bob', since: last.seq, epoch: last.epoch });
     send(total);
     const after = await until(back, (e) => e.message === total, isMessage);
@@ -179,13 +189,13 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
   });
 
   it('the HTTP API publishes through any node to the members of every node, in the channel\'s seq', async () => {
-    const key = 'cluster-key-0123456789';
-    const [a, b] = await startNodes(2, [], { ROOMS_API_KEYS: JSON.stringify([{ name: 'backend', key }]) });
-    const alice = await join(a.url('1'), 'alice');
+    const key = API_KEY;
+    const [a, b] = nodes(2);
+    const alice = await join(a.url(id), 'alice');
     alice.client.send({ event: 'broadcast', message: 'first' });
     await alice.client.next('message');
     const post = (body: unknown): Promise<Response> =>
-      fetch(b.http('/api/channels/channel/1/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      fetch(b.http(`/api/channels/channel/${id}/messages`), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
     const answer = await post({ message: 'from the backend' });
     expect(answer.status).to.equal(200);
     expect(await answer.json()).to.include({ seq: 2 });
@@ -193,7 +203,7 @@ for (const topology of topologies) describe(`several nodes on ${topology.name}`,
     const missing = await post({ message: 'x', to: ['nobody'] });
     expect(missing.status).to.equal(404);
     expect(((await missing.json()) as { error: { missing: string[] } }).error.missing).to.deep.equal(['nobody']);
-    const empty = await fetch(b.http('/api/channels/channel/none/messages'), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
+    const empty = await fetch(b.http(`/api/channels/channel/${id}none/messages`), { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{"message":1}' });
     expect(empty.status).to.equal(404);
   });
 
