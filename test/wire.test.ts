@@ -22,6 +22,12 @@ describe('the Redis Pub/Sub wire format', () => {
     });
   });
 
+  it('decodes a route holding U+2028 or U+2029, which JSON.stringify leaves as they are', () => {
+    const route = JSON.stringify({ from: 'a\u2028b', echo: true, dedup: 'a\u2028b\u0000x\u2029' });
+    const decoded = decodeWire(batch({ seq: 1, epoch: 'e1', route, json: '{}' }));
+    expect(decoded).to.have.nested.property('publications[0].route.dedup', 'a\u2028b\u0000x\u2029');
+  });
+
   it('refuses a malformed batch whole', () => {
     const good = `1 e1 2 ${route}\n{}`;
     for (const bad of ['p', `p1 e1 2 ${route}{}`, `p0 e1 2 ${route}\n{}`, `p01 e1 2 ${route}\n{}`, `p1  2 ${route}\n{}`, `p1 e1 0 ${route}\n`, `p1 e1 3 ${route}\n{}`, `p1 e1 2e0 ${route}\n{}`, 'p1 e1 2 {"echo":true}\n{}', `p1 e1 2 ${route}\n{}2 e1`, `p${good}x`]) {

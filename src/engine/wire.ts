@@ -12,7 +12,7 @@ export type Received = { kind: 'publications'; publications: Publication[] } | {
 
 const NL = 0x0a;
 /** A publication's header, `SEQ EPOCH LENGTH ROUTE`: seq and length positive decimal integers, the epoch not empty. */
-const HEADER = /^([1-9][0-9]*) ([^ ]+) ([1-9][0-9]*) (.+)$/;
+const HEADER = /^([1-9][0-9]*) ([^ ]+) ([1-9][0-9]*) (.+)$/s;
 
 export function encodeSignal(signal: Signal): Buffer {
   switch (signal.kind) {
