@@ -296,6 +296,7 @@ export class RedisEngine implements Engine {
    * other commands after the messages published before them (a member's message before its leave).
    */
   private flush(): void {
+    if (this.pending.size === 0) return;
     if (this.flushing !== null) clearImmediate(this.flushing);
     this.flushing = null;
     const pending = [...this.pending];
@@ -314,10 +315,11 @@ export class RedisEngine implements Engine {
     }
     this.exec(this.scripts.PUBLISH, keys, args).then(
       (reply) => {
+        // Four fields per message: epoch, seq, duplicate, behind.
         const fields = reply as (string | number)[];
         batch.forEach(({ resolve }, i) => {
-          const [epoch, seq, duplicate, behind] = fields.slice(i * 4, i * 4 + 4) as [string, number, number, number];
-          resolve({ epoch, seq, duplicate: duplicate === 1, ...(behind === 1 ? { behind: true } : {}) });
+          const at = i * 4;
+          resolve({ epoch: String(fields[at]), seq: Number(fields[at + 1]), duplicate: fields[at + 2] === 1, ...(fields[at + 3] === 1 ? { behind: true } : {}) });
         });
       },
       (err: unknown) => batch.forEach(({ reject }) => reject(err)),
@@ -326,7 +328,7 @@ export class RedisEngine implements Engine {
 
   signal(channel: string, signal: Signal): void {
     if (!this.up) return this.sink.signal(channel, signal);
-    if (this.pending.size > 0) this.flush();
+    this.flush();
     const topic = this.topic(channel);
     const message = encodeSignal(signal);
     (this.cmd instanceof Cluster ? this.cmd.spublish(topic, message) : this.cmd.publish(topic, message)).catch(() => this.sink.signal(channel, signal));
@@ -653,7 +655,7 @@ export class RedisEngine implements Engine {
   }
 
   private run(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-    if (this.pending.size > 0) this.flush();
+    this.flush();
     return this.exec(script, keys, args);
   }
 

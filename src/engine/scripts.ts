@@ -81,7 +81,7 @@ end
 }
 
 /** How many ARGV the publish script takes per message, after its 5 common ones. */
-export const PUBLISH_ARGS = 6;
+const PUBLISH_ARGS = 6;
 
 /**
  * Publishes a batch: the messages one node published in one channel within one tick, in order.
@@ -97,7 +97,7 @@ const publish = (verb: Publish): Script =>
   script(
     `${KEEP}${POSITION}${EPOCH}
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
-local first = seq
+local counted = false
 local out, wire = {}, {'p'}
 for i = 0, (#ARGV - 5) / ${PUBLISH_ARGS} - 1 do
   local a = 5 + i * ${PUBLISH_ARGS}
@@ -106,7 +106,6 @@ for i = 0, (#ARGV - 5) / ${PUBLISH_ARGS} - 1 do
     behind = 1
     epoch = ARGV[1]
     seq = 0
-    first = 0
     redis.call('DEL', KEYS[1], KEYS[3])
     redis.call('SET', KEYS[2], epoch, 'PX', ARGV[2])
   end
@@ -124,6 +123,7 @@ for i = 0, (#ARGV - 5) / ${PUBLISH_ARGS} - 1 do
     out[#out + 1] = 1
   else
     seq = seq + 1
+    counted = true
     local json = ARGV[a + 1] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[a + 2]
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'r', ARGV[a + 3], 'j', json)
     if ARGV[a + 4] == '1' then redis.call('SET', KEYS[4 + i], epoch .. ':' .. seq, 'PX', ARGV[4]) end
@@ -134,7 +134,7 @@ for i = 0, (#ARGV - 5) / ${PUBLISH_ARGS} - 1 do
   end
   out[#out + 1] = behind
 end
-if seq ~= first then redis.call('SET', KEYS[1], seq, 'KEEPTTL') end
+if counted then redis.call('SET', KEYS[1], seq, 'KEEPTTL') end
 position(KEYS[1], KEYS[2], ARGV[2])
 keep(KEYS[3], ARGV[4])
 if #wire > 1 then redis.call('${verb}', ARGV[5], table.concat(wire)) end
