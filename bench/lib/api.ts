@@ -49,6 +49,12 @@ export interface ServerStats {
   /** process.cpuUsage() user + system, microseconds. */
   cpuUs: number;
   rss: number;
+  /**
+   * What of rss is V8's young generation (its new space, physical bytes; 0 under Bun): a cache of
+   * a fixed size, grown by a burst of allocation such as a connection storm and given back some
+   * seconds after it stops, which no member holds.
+   */
+  young: number;
   heapUsed: number;
   /** Memory of C++ objects bound to JavaScript ones, Buffers' included (process.memoryUsage()). */
   external: number;

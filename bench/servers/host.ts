@@ -3,7 +3,7 @@
 // reaping scenario, and the members closed as too slow (rooms only).
 import { writeFileSync } from 'node:fs';
 import type { Session } from 'node:inspector/promises';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import type { Drained, ReapResult, ServerApi, ServerEvents, SlowCloses } from '../lib/api.js';
 import { nowMs } from '../lib/marker.js';
 import { emitEvent, serveRpc } from '../lib/rpc.js';
@@ -61,7 +61,8 @@ export async function host(start: () => Promise<BenchServer>, collectGarbage: ()
       if (gc) collectGarbage();
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
-      return { cpuUs: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers };
+      const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0;
+      return { cpuUs: cpu.user + cpu.system, rss: memory.rss, young, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers };
     },
     profileStart: async () => {
       if (profiler !== null) throw new Error('a CPU profile is running already');
