@@ -143,12 +143,9 @@ export class Outbox<R extends Recipient = Recipient> {
 
   private readonly flush = (): void => {
     if (this.writing === null) {
-      // A new flush: what was queued until now is written, and the next tick's queueing starts.
       this.writing = this.dirty;
       this.dirty = [];
       this.at = 0;
-      this.tickStarted = null;
-      this.queued = 0;
     }
     const members = this.writing;
     const started = performance.now();
@@ -179,13 +176,12 @@ export class Outbox<R extends Recipient = Recipient> {
     }
     this.writing = null;
     this.scheduled = this.dirty.length > 0;
-    if (this.scheduled) {
-      setImmediate(this.flush);
-    } else {
-      // What was queued meanwhile went to members this flush had not reached yet: all written.
-      this.tickStarted = null;
-      this.queued = 0;
-    }
+    if (this.scheduled) setImmediate(this.flush);
+    // The next tick starts now, with what came in during the slices (which did not wait for `full`:
+    // deliveries from Redis, pings) not counted against it: counted, they could leave the tick
+    // full before it began, and the frames clients sent meanwhile would never resume.
+    this.tickStarted = null;
+    this.queued = 0;
     this.flushed();
   };
 
