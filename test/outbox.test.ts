@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { Outbox, type Recipient } from '../src/transport/outbox.js';
 import { onCleanup } from './support/cleanup.js';
 import { eventually } from './support/eventually.js';
+import { openSocket } from './support/raw.js';
 
 /** A recipient on a real loopback socket, whose far end counts and checks what arrives. */
 interface Member extends Recipient {
@@ -19,14 +20,7 @@ async function members(count: number, expected: (member: number, offset: number)
   await once(server, 'listening');
   onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as { port: number }).port;
-  const clients = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const client = connect(port, '127.0.0.1');
-      onCleanup(() => void client.destroy());
-      await once(client, 'connect');
-      return client;
-    }),
-  );
+  const clients = await Promise.all(Array.from({ length: count }, () => openSocket(port)));
   while (accepted.length < count) await once(server, 'connection');
   return clients.map((client, i) => {
     const socket = accepted.find((s) => s.remotePort === client.localPort)!;
