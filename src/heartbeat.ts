@@ -3,7 +3,7 @@ export interface Pingable {
   alive: boolean;
   /** When it was last pinged (ms); the heartbeat's own. */
   pingedAt: number;
-  readonly ws: { terminate(): void };
+  readonly link: { terminate(): void };
 }
 
 /** How often the heartbeat takes its next slice of the connections, in ms. */
@@ -56,7 +56,7 @@ export class Heartbeat<P extends Pingable = Pingable> {
       const member = this.round[this.next];
       if (!member.alive) {
         // A member moves up the round as those before it leave: it gets a whole interval to answer.
-        if (now - member.pingedAt >= this.interval) member.ws.terminate();
+        if (now - member.pingedAt >= this.interval) member.link.terminate();
         continue;
       }
       member.alive = false;

@@ -84,15 +84,12 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     const { logger, worker, ...settings } = options;
     this.config = mergeConfig(parsePartial(settings, 'createRoomServer options'));
     this.log = logger ?? createLogger(this.config.logLevel);
-    this.registry = new ChannelRegistry(
-      { maxPayload: this.config.maxPayload },
-      {
-        created: (channel) => {
-          channel.ready = this.engine.subscribe(channel.key);
-        },
-        removed: (channel) => this.engine.unsubscribe(channel.key),
+    this.registry = new ChannelRegistry({
+      created: (channel) => {
+        channel.ready = this.engine.subscribe(channel.key);
       },
-    );
+      removed: (channel) => this.engine.unsubscribe(channel.key),
+    });
     this.metrics = new Metrics({ connections: () => this.connections, channels: () => this.registry.size, membersPerPath: () => this.membersPerPath() }, worker);
     this.webhooks = this.config.webhooks.length === 0 ? null : new Webhooks({
       webhooks: this.config.webhooks,
@@ -134,6 +131,7 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
       jwt,
       rateLimit: new RateLimit(this.config.messageRate, this.config.messageBurst),
       maxMessageBytes: this.config.maxMessageBytes,
+      maxPayload: this.config.maxPayload,
       hub: this.hub,
       replies,
       presence: this.presence,
@@ -254,18 +252,18 @@ export class RoomServer extends EventEmitter<RoomServerEvents> {
     this.reaper.stop();
     this.heartbeat.stop();
     const connections = [...this.hub];
-    const closed = connections.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
+    const closed = this.hub.drained();
     for (const connection of connections) this.replies.close(connection, CLOSES.shutting_down);
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        for (const connection of this.hub) connection.ws.terminate();
+        for (const connection of this.hub) connection.link.terminate();
         resolve();
       }, this.config.shutdownTimeout);
     });
-    await Promise.race([Promise.all(closed), cut]);
+    await Promise.race([closed, cut]);
     clearTimeout(timer);
-    await Promise.all(closed);
+    await closed;
     this.registry.clear();
     await this.engine.close();
     // Members' leaves at shutdown are events too: the webhooks get one last request for them.

@@ -35,7 +35,7 @@ export interface UpgradeContext {
 
 /**
  * Routes an HTTP upgrade: the pathname picks the channel path, the `id` query the channel, and the
- * channel's WebSocketServer completes the handshake. Anything else is refused with a complete
+ * channel's WebSocketServer completes the handshake (and the session's Link takes the socket after it). Anything else is refused with a complete
  * HTTP response written on the raw socket. ws answers its own handshake errors (bad key, version).
  */
 export function routeUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -121,7 +121,7 @@ function admit(ctx: UpgradeContext, req: IncomingMessage, socket: Duplex, head: 
   const channel = existing ?? ctx.registry.getOrCreate(a.path, a.id);
   channel.wss.handleUpgrade(req, socket, head, (ws) => {
     socket.removeListener('error', destroy);
-    const connection = ctx.session.open(channel, ws, socket, a.ip, a.identity);
+    const connection = ctx.session.open(channel, socket, head, a.ip, a.identity);
     connection.resume = a.resume;
     connection.envelope = ws.protocol === ENVELOPE_PROTOCOL;
   });

@@ -234,7 +234,7 @@ describe('chat page (GET /)', () => {
       await live(page);
       await bob.client.publish('before');
       await page.locator('#messages li .text', { hasText: 'before' }).waitFor();
-      server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+      server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
       await page.getByRole('status').filter({ hasText: /^Reconnecting in \d+ s$/ }).waitFor();
       for (const text of ['during 1', 'during 2', 'during 3']) await bob.client.publish(text);
       await live(page);

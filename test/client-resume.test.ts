@@ -15,7 +15,7 @@ describe('client library: resume', () => {
     const before = alice.states.length;
     const total = 60;
     for (let i = 1; i <= total; i += 1) {
-      if (i === 21) server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+      if (i === 21) server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
       await bob.client.publish(`m${i}`);
     }
     const got = await alice.received(total);
@@ -33,10 +33,9 @@ describe('client library: resume', () => {
     await alice.client.connect();
     await bob.client.connect();
     // The server takes the message, then loses the socket before its ack is written.
-    const socket = server.registry.get('/channel', '1')!.members.get('alice')!.ws;
-    socket.on('message', (data: Buffer) => {
-      if (data.toString().includes('"only once"')) socket.terminate();
-    });
+    // Alice's next frame is the publish: the link reads it first (its listener came first), then the socket goes.
+    const link = server.registry.get('/channel', '1')!.members.get('alice')!.link;
+    link.socket.once('data', () => link.terminate());
     const ack = await alice.client.publish('only once');
     expect(ack).to.deep.equal({ seq: 1, duplicate: true, local: false });
     await alice.client.publish('after');
@@ -54,7 +53,7 @@ describe('client library: resume', () => {
     await alice.received(1);
     const recovered = new Promise<Recovery>((resolve) => alice.client.on('recovered', resolve));
     const before = alice.states.length;
-    server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+    server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
     await alice.reaches('reconnecting', before);
     for (const text of ['lost 1', 'lost 2', 'lost 3']) await bob.client.publish(text);
     expect(await recovered).to.deep.include({ recovered: false, seq: 4 });

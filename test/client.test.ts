@@ -170,7 +170,7 @@ describe('client library', () => {
       await zoe.client.connect();
       expect(await zoe.client.users()).to.deep.equal(['zoe']);
       const before = zoe.states.length;
-      server.registry.get('/channel', '1')!.members.get('zoe')!.ws.terminate();
+      server.registry.get('/channel', '1')!.members.get('zoe')!.link.terminate();
       await zoe.reaches('live', before);
       expect(minted).to.equal(2);
     });
@@ -198,7 +198,7 @@ describe('client library', () => {
       await alice.client.connect();
       await bob.client.connect();
       const before = alice.states.length;
-      server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+      server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
       const reconnecting = await alice.reaches('reconnecting', before);
       expect(reconnecting).to.include({ attempt: 1, code: 1006 });
       await alice.reaches('live', before);
@@ -211,7 +211,7 @@ describe('client library', () => {
       const alice = roomsClient(url('1'), { user: 'alice', minDelay: 50 });
       await alice.client.connect();
       const before = alice.states.length;
-      server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+      server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
       await alice.reaches('reconnecting', before);
       const ack = await alice.client.broadcast('queued');
       expect(alice.client.state.state).to.equal('live');

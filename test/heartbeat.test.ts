@@ -8,7 +8,7 @@ interface Member extends Pingable {
 
 function members(count: number): Member[] {
   return Array.from({ length: count }, () => {
-    const member: Member = { alive: true, pingedAt: 0, pings: 0, terminated: false, ws: { terminate: () => (member.terminated = true) } };
+    const member: Member = { alive: true, pingedAt: 0, pings: 0, terminated: false, link: { terminate: () => (member.terminated = true) } };
     return member;
   });
 }

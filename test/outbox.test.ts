@@ -33,7 +33,7 @@ async function members(count: number, expected: (member: number, offset: number)
         received += 1;
       }
     });
-    return { pending: null, socket, ws: { readyState: WebSocket.OPEN }, received: () => received };
+    return { pending: null, link: { socket, readyState: WebSocket.OPEN }, received: () => received };
   });
 }
 

@@ -33,7 +33,7 @@ describe('slow consumers', () => {
     (sleeper.client.ws as unknown as Pausable)._socket.pause();
     publisher.client.ws.removeAllListeners('message');
     reader.client.ws.removeAllListeners('message');
-    const queued = server.registry.get('/channel', '1')!.members.get('sleeper')!.socket;
+    const queued = server.registry.get('/channel', '1')!.members.get('sleeper')!.link.socket;
     const before = memory();
 
     // The reader takes frames straight from ws and checks their order; the publisher keeps at
@@ -90,7 +90,7 @@ describe('a member closed as too slow', () => {
     expect(counted).to.be.within(published + 1, 2 * published - 1);
 
     // The sleeper still writes: once the server has read its broadcast, a marker from the publisher follows it.
-    const socket = member.socket as Socket;
+    const socket = member.link.socket as Socket;
     const read = socket.bytesRead;
     sleeper.client.send({ event: 'broadcast', message: 'after it was closed' });
     await eventually(() => socket.bytesRead > read, "the sleeper's broadcast to reach the server");
@@ -133,7 +133,7 @@ describe('offered more than a tick delivers', () => {
     }
   });
 
-  it('closes a connection the server gives up on while its frames wait, without waiting for ws\'s 30 s close timer', async () => {
+  it('closes a connection the server gives up on while its frames wait, without waiting for the 30 s close timer', async () => {
     const { url, server } = await startServer({ tickBudget: 0 });
     await Promise.all(Array.from({ length: 5 }, (_, i) => join(url('1'), `reader-${i}`)));
     const flooder = await join(url('1'), 'flooder');

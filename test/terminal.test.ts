@@ -99,7 +99,7 @@ describe('rooms connect (terminal client)', () => {
     await bob.client.publish('hi alice');
     await waitForOutput(run.child, run.stdout, /^\[\d\d:\d\d:\d\d\] bob: hi alice\n/m);
     const rejoined = new Promise<string>((resolve) => bob.client.on('join', resolve));
-    server.registry.get('/channel', '1')!.members.get('alice')!.ws.terminate();
+    server.registry.get('/channel', '1')!.members.get('alice')!.link.terminate();
     // Sent while alice is out of the channel: only her resume brings it to her.
     await bob.client.publish('while you were away');
     expect(await rejoined).to.equal('alice');

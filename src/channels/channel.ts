@@ -1,12 +1,8 @@
 import { WebSocketServer } from 'ws';
 import type { Publication } from '../engine/engine.js';
 import { ENVELOPE_PROTOCOL } from '../protocol/envelope.js';
+import { Handover } from '../transport/handover.js';
 import type { Connection } from './connection.js';
-
-/** Options every channel's WebSocketServer is created with. */
-export interface ChannelOptions {
-  maxPayload: number;
-}
 
 /**
  * Something to do once this node has delivered a given seq (an ack after the sender's own copy),
@@ -60,14 +56,14 @@ export class Channel {
   constructor(
     readonly path: string,
     readonly id: string,
-    options: ChannelOptions,
   ) {
     this.key = channelKey(path, id);
+    // ws does the handshake; the connection after it is a Link (src/transport/link.ts).
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      maxPayload: options.maxPayload,
+      WebSocket: Handover,
       // The one subprotocol there is; a client asking for others gets none, and speaks JSON.
       handleProtocols: (protocols) => (protocols.has(ENVELOPE_PROTOCOL) ? ENVELOPE_PROTOCOL : false),
     });

@@ -1,9 +1,8 @@
-import type { Duplex } from 'node:stream';
-import { WebSocket } from 'ws';
 import type { Identity } from '../auth/jwt.js';
 import type { Channel } from '../channels/channel.js';
 import type { Publication } from '../engine/engine.js';
 import type { Bucket } from '../protocol/rate.js';
+import { OPEN, type Link } from '../transport/link.js';
 import type { Close } from '../wire/closes.js';
 
 /** Where a client coming back left off: the seq of the last message it saw, and that message's epoch. */
@@ -88,9 +87,8 @@ export class Connection {
   private held: Publication[] = [];
 
   constructor(
-    readonly ws: WebSocket,
-    /** The raw socket under `ws`, where batched frames are written. */
-    readonly socket: Duplex,
+    /** The client's WebSocket: its socket, where batched frames are written, and the frames it sends. */
+    readonly link: Link<Connection>,
     readonly channel: Channel,
     /** Random per connection; part of what the token is bound to. */
     readonly id: string,
@@ -129,7 +127,7 @@ export class Connection {
 
   /** Whether the server still talks to it: neither side has started to close it. */
   get open(): boolean {
-    return this.current !== 'closing' && this.current !== 'closed' && this.ws.readyState === WebSocket.OPEN;
+    return this.current !== 'closing' && this.current !== 'closed' && this.link.readyState === OPEN;
   }
 
   verifying(): void {

@@ -1,4 +1,4 @@
-import { Channel, channelKey, type ChannelOptions } from './channel.js';
+import { Channel, channelKey } from './channel.js';
 
 /** Empty channels removed per turn of the event loop while reaping, so a big reap never stalls it. */
 const REAP_SLICE = 2_000;
@@ -16,10 +16,7 @@ export class ChannelRegistry {
   private readonly channels = new Map<string, Channel>();
   private reaping: Promise<number> | null = null;
 
-  constructor(
-    private readonly options: ChannelOptions,
-    private readonly hooks: RegistryHooks = {},
-  ) {}
+  constructor(private readonly hooks: RegistryHooks = {}) {}
 
   /** How many channels exist. */
   get size(): number {
@@ -41,7 +38,7 @@ export class ChannelRegistry {
     const k = channelKey(path, id);
     let channel = this.channels.get(k);
     if (channel === undefined) {
-      channel = new Channel(path, id, this.options);
+      channel = new Channel(path, id);
       this.channels.set(k, channel);
       this.hooks.created?.(channel);
     }

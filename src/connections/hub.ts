@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { Channel } from '../channels/channel.js';
 import { Connection } from '../channels/connection.js';
+import type { Link } from '../transport/link.js';
 
 /**
  * Every open connection of this server, across channels: counted per client address for
@@ -12,7 +11,8 @@ import { Connection } from '../channels/connection.js';
 export class Hub implements Iterable<Connection> {
   private readonly all = new Set<Connection>();
   private readonly perIp = new Map<string, number>();
-  private readonly byWs = new WeakMap<WebSocket, Connection>();
+  /** Called once no connection is left, for a shutdown waiting on it. */
+  private emptied: (() => void) | null = null;
 
   /** Open connections across all channels, named or not. */
   get size(): number {
@@ -28,15 +28,9 @@ export class Hub implements Iterable<Connection> {
     return this.perIp.get(ip) ?? 0;
   }
 
-  /** The connection on a socket, while it is open. */
-  get(ws: WebSocket): Connection | undefined {
-    return this.byWs.get(ws);
-  }
-
   /** Takes a freshly upgraded socket into its channel as an unnamed connection. */
-  add(channel: Channel, ws: WebSocket, socket: Duplex, ip: string): Connection {
-    const connection = new Connection(ws, socket, channel, randomBytes(9).toString('base64url'), ip);
-    this.byWs.set(ws, connection);
+  add(channel: Channel, link: Link<Connection>, ip: string): Connection {
+    const connection = new Connection(link, channel, randomBytes(9).toString('base64url'), ip);
     this.all.add(connection);
     this.perIp.set(ip, this.fromIp(ip) + 1);
     channel.add(connection);
@@ -45,10 +39,21 @@ export class Hub implements Iterable<Connection> {
 
   /** Forgets a connection whose socket closed; its channel learns separately. */
   remove(connection: Connection): void {
-    this.byWs.delete(connection.ws);
     this.all.delete(connection);
     const fromIp = this.fromIp(connection.ip) - 1;
     if (fromIp <= 0) this.perIp.delete(connection.ip);
     else this.perIp.set(connection.ip, fromIp);
+    if (this.all.size === 0) this.emptied?.();
+  }
+
+  /** Resolves once no connection is open (at once when none is). */
+  drained(): Promise<void> {
+    if (this.all.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.emptied = () => {
+        this.emptied = null;
+        resolve();
+      };
+    });
   }
 }

@@ -38,7 +38,7 @@ export class Replies {
     this.outbox.flushNow(connection);
     connection.closing();
     release(connection);
-    connection.ws.close(close.code, truncateReason(reason));
+    connection.link.close(close.code, truncateReason(reason));
   }
 
   /**
@@ -69,12 +69,12 @@ export class Replies {
 
   /** Gives up on a member that does not read: closes it as too slow, writing nothing more to it. */
   slow(connection: Connection): void {
-    this.log.warn({ user: connection.name, channel: connection.channel.id, buffered: connection.socket.writableLength }, 'closing a member that is too slow');
+    this.log.warn({ user: connection.name, channel: connection.channel.id, buffered: connection.link.socket.writableLength }, 'closing a member that is too slow');
     this.metrics.slowConsumer();
     this.outbox.discard(connection);
     connection.closing();
     release(connection);
-    connection.ws.close(CLOSES.too_slow.code, CLOSES.too_slow.reason);
+    connection.link.close(CLOSES.too_slow.code, CLOSES.too_slow.reason);
   }
 
   /** Runs async work for a connection: a failure in it costs that connection (internal_error, 1011), logged once. */
@@ -94,12 +94,12 @@ export class Replies {
 
 /**
  * A connection the server closes drops the frames that wait in its backlog (see Session.defer):
- * none of them will be carried out. Its socket reads again, so ws sees the peer's close frame.
+ * none of them will be carried out. Its socket reads again, so the link sees the peer's close frame.
  */
 function release(connection: Connection): void {
   if (connection.backlog === null) return;
   connection.backlog = null;
-  connection.ws.resume();
+  connection.link.resume();
 }
 
 /** Close reasons are limited to 123 bytes by the protocol. */

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
 import type { Identity, JwtVerifier } from '../auth/jwt.js';
 import { sameToken } from '../auth/token.js';
 import type { Channel } from '../channels/channel.js';
@@ -15,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { decode, validName } from '../protocol/decode.js';
 import * as encode from '../protocol/encode.js';
 import { openEnvelope } from '../protocol/envelope.js';
+import { Link, type LinkEvents, type LinkOptions } from '../transport/link.js';
 import type { Request, RequestId } from '../protocol/messages.js';
 import type { RateLimit } from '../protocol/rate.js';
 
@@ -30,6 +30,8 @@ export interface SessionOptions {
   jwt: JwtVerifier | null;
   rateLimit: RateLimit;
   maxMessageBytes: number;
+  /** The largest message a client may send, in bytes; a larger one closes it with 1009. */
+  maxPayload: number;
   hub: Hub;
   replies: Replies;
   presence: Presence;
@@ -54,51 +56,48 @@ const MAX_EARLY = 64;
 export class Session {
   private readonly hub: Hub;
   private readonly replies: Replies;
-  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
-  private readonly onClose: (this: WebSocket) => void;
-  private readonly onPong: (this: WebSocket) => void;
-  private readonly onError: (this: WebSocket, err: Error) => void;
   /** Connections with a backlog, in the order they began to wait. */
   private readonly waiting = new Set<Connection>();
+  /** What every connection's link is made with. */
+  private readonly link: LinkOptions<Connection>;
 
   constructor(private readonly options: SessionOptions) {
     this.hub = options.hub;
     this.replies = options.replies;
-    const session = this;
-    const hub = this.hub;
-    const load = options.load;
-    this.onMessage = function (data, isBinary) {
-      const connection = hub.get(this);
-      // The server is closing it (too slow, refused, removed): nothing it sends is carried out.
-      if (connection === undefined || connection.ending) return;
-      if (connection.backlog !== null || load.full) return session.defer(connection, toBuffer(data), isBinary);
-      session.handle(connection, toBuffer(data), isBinary);
-    };
-    load.onFlushed(() => this.resume());
-    this.onClose = function () {
-      const connection = hub.get(this);
-      if (connection !== undefined) session.closed(connection);
-    };
-    this.onPong = function () {
-      const connection = hub.get(this);
-      if (connection !== undefined) connection.alive = true;
-    };
-    this.onError = function (err) {
-      // ws closes the connection itself after a protocol error (bad frame, too big, bad UTF-8).
-      session.replies.log.debug({ user: hub.get(this)?.name, err: err.message }, 'connection error');
+    options.load.onFlushed(() => this.resume());
+    this.link = { maxPayload: options.maxPayload, events: this.events() };
+  }
+
+  /** What each link tells the session; one object for every connection. */
+  private events(): LinkEvents<Connection> {
+    const load = this.options.load;
+    return {
+      message: (connection, data, isBinary) => {
+        // The server is closing it (too slow, refused, removed): nothing it sends is carried out.
+        if (connection.ending) return;
+        if (connection.backlog !== null || load.full) return this.defer(connection, data, isBinary);
+        this.handle(connection, data, isBinary);
+      },
+      close: (connection) => this.closed(connection),
+      pong: (connection) => {
+        connection.alive = true;
+      },
+      error: (connection, err) => {
+        // The link closes the connection itself after a protocol error (bad frame, too big, bad UTF-8).
+        this.replies.log.debug({ user: connection.name, err: err.message }, 'connection error');
+      },
     };
   }
 
   /** Takes a freshly upgraded socket into its channel and starts its auth deadline. */
-  open(channel: Channel, ws: WebSocket, socket: Duplex, ip: string, identity: Identity | null): Connection {
-    const connection = this.hub.add(channel, ws, socket, ip);
+  open(channel: Channel, socket: Duplex, head: Buffer, ip: string, identity: Identity | null): Connection {
+    const link = new Link<Connection>(socket, this.link);
+    const connection = this.hub.add(channel, link, ip);
+    link.owner = connection;
     connection.identity = identity;
     if (this.options.rateLimit.enabled) connection.bucket = this.options.rateLimit.fresh(Date.now());
     connection.authTimer = setTimeout(this.authExpired, this.options.authTimeout, connection);
-    ws.on('message', this.onMessage);
-    ws.on('close', this.onClose);
-    ws.on('pong', this.onPong);
-    ws.on('error', this.onError);
+    link.start(head);
     return connection;
   }
 
@@ -121,7 +120,7 @@ export class Session {
     if (connection.backlog === null) {
       connection.backlog = [];
       this.waiting.add(connection);
-      connection.ws.pause();
+      connection.link.pause();
     }
     connection.backlog.push({ data, isBinary });
     this.options.metrics.deferred();
@@ -145,11 +144,11 @@ export class Session {
     }
   }
 
-  /** Its backlog is through: the connection reads again (ws ignores this once the socket is closed). */
+  /** Its backlog is through: the connection reads again (the link ignores this once the socket is closed). */
   private unblock(connection: Connection): void {
     connection.backlog = null;
     this.waiting.delete(connection);
-    connection.ws.resume();
+    connection.link.resume();
   }
 
   private readonly authExpired = (connection: Connection): void => {
@@ -374,9 +373,4 @@ function isNamed(connection: Connection): connection is Named {
 function requestIdOf(data: Buffer): RequestId | undefined {
   const decoded = decode(data.toString());
   return decoded.ok ? decoded.request.id : decoded.id;
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }

@@ -1,13 +1,12 @@
 import type { Duplex } from 'node:stream';
-import { WebSocket } from 'ws';
+import { OPEN } from './link.js';
 
-/** What the outbox writes to: a socket, the WebSocket over it, and the frames queued for it. */
+/** What the outbox writes to: a WebSocket's socket, and the frames queued for it. */
 export interface Recipient {
   /** Frames queued for the next flush: none, one, or several in order. Only the outbox changes it. */
   pending: Buffer | Buffer[] | null;
-  /** The raw socket under `ws`, where batched frames are written. */
-  readonly socket: Duplex;
-  readonly ws: { readonly readyState: number };
+  /** The socket, where batched frames are written, and whether the WebSocket over it is open. */
+  readonly link: { readonly socket: Duplex; readonly readyState: number };
 }
 
 /**
@@ -50,10 +49,9 @@ const SLICE_CHECK = 64;
  *   128 frames each takes 15-40 ms, and Node accepts one new connection per turn of the loop: in
  *   one piece, a /healthz asked every 20 ms waited 1-4 s behind the connections queued before it.
  *
- * Frames go straight to the member's socket, bypassing ws's own sender. That is safe because the
- * server never compresses (perMessageDeflate is off) and never sends blobs, so ws's sender keeps
- * no queue of its own; control frames (ping, close) still go through ws. `flushNow` must run
- * before anything that makes ws write a close frame, so that queued data goes out first.
+ * Frames go straight to the member's socket: ws only does the handshake, and the member's Link
+ * writes nothing but control frames (a pong, the close frame). `flushNow` must run before
+ * anything that makes the Link write a close frame, so that queued data goes out first.
  */
 export class Outbox<R extends Recipient = Recipient> {
   private dirty: R[] = [];
@@ -103,12 +101,12 @@ export class Outbox<R extends Recipient = Recipient> {
    * Returns false, queueing nothing, when the member's socket is no longer open.
    */
   send(member: R, frame: Buffer): boolean {
-    if (member.ws.readyState !== WebSocket.OPEN) return false;
+    if (member.link.readyState !== OPEN) return false;
     const pending = member.pending;
     if (pending === null) {
       // Checked once a tick, as a member's first frame of the tick is queued: what it holds is at
       // most the cap plus one tick's writes, and a member given up on is queued (and counted) nothing.
-      if (member.socket.writableLength > this.maxBufferedBytes) {
+      if (member.link.socket.writableLength > this.maxBufferedBytes) {
         this.onSlow(member);
         return false;
       }
@@ -186,7 +184,7 @@ export class Outbox<R extends Recipient = Recipient> {
   };
 
   private write(member: R, data: Buffer): void {
-    if (member.ws.readyState === WebSocket.OPEN) member.socket.write(data);
+    if (member.link.readyState === OPEN) member.link.socket.write(data);
   }
 }
 
